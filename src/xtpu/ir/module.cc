@@ -1,0 +1,46 @@
+#include "xtpu/ir/module.h"
+
+namespace xtpu {
+
+Instruction* Computation::AddInstruction(std::unique_ptr<Instruction> inst) {
+  Instruction* raw = inst.get();
+  if (raw->opcode == Opcode::kParameter && raw->parameter_number >= 0) {
+    size_t n = static_cast<size_t>(raw->parameter_number);
+    if (parameters_.size() <= n) parameters_.resize(n + 1, nullptr);
+    parameters_[n] = raw;
+  }
+  instructions_.push_back(std::move(inst));
+  return raw;
+}
+
+Computation* Module::AddComputation(std::unique_ptr<Computation> c) {
+  computations_.push_back(std::move(c));
+  return computations_.back().get();
+}
+
+Computation* Module::FindComputation(const std::string& name) const {
+  for (const auto& c : computations_)
+    if (c->name() == name) return c.get();
+  return nullptr;
+}
+
+std::vector<std::string> Module::OutputNames() const {
+  std::vector<std::string> names;
+  if (!entry_ || !entry_->root()) return names;
+  const Instruction* r = entry_->root();
+  if (r->opcode == Opcode::kTuple) {
+    for (const Instruction* o : r->operands) names.push_back(o->name);
+  } else {
+    names.push_back(r->name);
+  }
+  return names;
+}
+
+std::vector<const Instruction*> Module::Inputs() const {
+  std::vector<const Instruction*> in;
+  if (!entry_) return in;
+  for (const Instruction* p : entry_->parameters()) in.push_back(p);
+  return in;
+}
+
+}  // namespace xtpu
