@@ -2,6 +2,7 @@
 // shape mismatch) travel as values; only bugs are CHECKs (see check.h).
 #pragma once
 
+#include <cstdint>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -12,25 +13,37 @@
 
 namespace xtpu {
 
+// What kind of failure; most callers only need ok() and message().
+enum class StatusCode : uint8_t {
+  kOk,
+  kInvalidArgument,  // bad input: file, shape, attribute, value
+  kUnimplemented,    // valid input that xtpu does not support (yet)
+  kNotFound,         // missing file or name
+  kInternal,
+};
+
 class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
-  static Status Error(std::string message) {
+  static Status Error(std::string message, StatusCode code = StatusCode::kInvalidArgument) {
     Status s;
     s.ok_ = false;
+    s.code_ = code;
     s.message_ = std::move(message);
     return s;
   }
   bool ok() const { return ok_; }
+  StatusCode code() const { return ok_ ? StatusCode::kOk : code_; }
   const std::string& message() const { return message_; }
   // Returns a copy whose message is "<prefix>: <message>".
   Status WithPrefix(const std::string& prefix) const {
     if (ok_) return *this;
-    return Error(prefix + ": " + message_);
+    return Error(prefix + ": " + message_, code_);
   }
 
  private:
   bool ok_ = true;
+  StatusCode code_ = StatusCode::kOk;
   std::string message_;
 };
 
@@ -39,6 +52,16 @@ inline Status OkStatus() { return Status(); }
 template <typename... Args>
 Status Error(fmt::format_string<Args...> f, Args&&... args) {
   return Status::Error(fmt::format(f, std::forward<Args>(args)...));
+}
+
+template <typename... Args>
+Status Unimplemented(fmt::format_string<Args...> f, Args&&... args) {
+  return Status::Error(fmt::format(f, std::forward<Args>(args)...), StatusCode::kUnimplemented);
+}
+
+template <typename... Args>
+Status NotFound(fmt::format_string<Args...> f, Args&&... args) {
+  return Status::Error(fmt::format(f, std::forward<Args>(args)...), StatusCode::kNotFound);
 }
 
 template <typename T>
