@@ -20,4 +20,12 @@ namespace xtpu {
 // elements (one Literal per output).
 StatusOr<std::vector<Literal>> Evaluate(const Module& module, const std::vector<Literal>& args);
 
+// Evaluation settings. Results are bit-identical for any num_threads: the
+// threads split independent outputs, never a sum.
+struct EvalOptions {
+  int num_threads = 2;  // for dot and convolution; 1 = single-threaded
+};
+StatusOr<std::vector<Literal>> Evaluate(const Module& module, const std::vector<Literal>& args,
+                                        const EvalOptions& options);
+
 }  // namespace xtpu

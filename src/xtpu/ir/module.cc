@@ -1,3 +1,4 @@
+// Module, computation and instruction containers; the module's name registry.
 #include "xtpu/ir/module.h"
 
 namespace xtpu {
@@ -16,6 +17,43 @@ Instruction* Computation::AddInstruction(std::unique_ptr<Instruction> inst) {
 Computation* Module::AddComputation(std::unique_ptr<Computation> c) {
   computations_.push_back(std::move(c));
   return computations_.back().get();
+}
+
+Computation* Module::InsertComputationBefore(std::unique_ptr<Computation> c,
+                                             const Computation* before) {
+  Computation* raw = c.get();
+  auto it = computations_.begin();
+  while (it != computations_.end() && it->get() != before) ++it;
+  computations_.insert(it, std::move(c));
+  return raw;
+}
+
+void Module::SyncNames() const {
+  for (const auto& c : computations_) {
+    size_t& scanned = names_scanned_[c.get()];
+    const auto& insts = c->instructions();
+    // Fewer instructions than scanned: some were removed; rescan this one.
+    if (scanned > insts.size()) scanned = 0;
+    for (; scanned < insts.size(); ++scanned) used_names_.insert(insts[scanned]->name);
+  }
+}
+
+bool Module::IsNameUsed(const std::string& name) const {
+  SyncNames();
+  return used_names_.count(name) > 0;
+}
+
+std::string Module::UniqueName(const std::string& stem) {
+  SyncNames();
+  std::string name = stem;
+  if (used_names_.count(name)) {
+    int64_t& n = next_suffix_[stem];
+    do {
+      name = stem + "." + std::to_string(++n);
+    } while (used_names_.count(name));
+  }
+  used_names_.insert(name);
+  return name;
 }
 
 Computation* Module::FindComputation(const std::string& name) const {

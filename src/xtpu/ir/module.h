@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "xtpu/ir/literal.h"
@@ -138,6 +140,8 @@ class Module {
 
   // Computations are kept callees first; add reductions before their users.
   Computation* AddComputation(std::unique_ptr<Computation> c);
+  // Inserts `c` just before `before` (appends when `before` is not found).
+  Computation* InsertComputationBefore(std::unique_ptr<Computation> c, const Computation* before);
   const std::vector<std::unique_ptr<Computation>>& computations() const { return computations_; }
   Computation* entry() const { return entry_; }
   void set_entry(Computation* c) { entry_ = c; }
@@ -147,10 +151,23 @@ class Module {
   std::vector<std::string> OutputNames() const;
   std::vector<const Instruction*> Inputs() const;
 
+  // Returns `stem` or `stem.N`, unused by any instruction of the module, and
+  // reserves it. Amortized O(1): instructions appended by other means (the
+  // parser) are picked up incrementally on the next call.
+  std::string UniqueName(const std::string& stem);
+  // True when an instruction of the module has `name` or it was reserved.
+  bool IsNameUsed(const std::string& name) const;
+
  private:
+  void SyncNames() const;
+
   std::string name_;
   std::vector<std::unique_ptr<Computation>> computations_;
   Computation* entry_ = nullptr;
+  // Name registry (see UniqueName).
+  mutable std::unordered_set<std::string> used_names_;
+  mutable std::unordered_map<const Computation*, size_t> names_scanned_;
+  std::unordered_map<std::string, int64_t> next_suffix_;
 };
 
 }  // namespace xtpu

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Exports xtpu's test models from PyTorch to ONNX, with reference data.
+
+For each model NAME this writes, into the output directory:
+  NAME.onnx          the model (torch.onnx.export, Debian's PyTorch 1.13)
+  NAME.inputs.npz    the example inputs, keyed by ONNX input name
+  NAME.expected.npz  PyTorch's own outputs for those inputs, keyed by output name
+
+Weights are randomly initialised from a fixed seed (no pretrained weights can
+be downloaded here), so outputs are reproducible on every machine.
+
+Run with Debian's interpreter: /usr/bin/python3 models/export.py OUTDIR [NAME...]
+"""
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+SEQ = 128
+VOCAB = 8192
+HIDDEN = 768
+HEADS = 12
+LAYERS = 4
+
+
+class BertStyleEncoder(nn.Module):
+    """Token + position embeddings, LayerNorm, then torch.nn.TransformerEncoder."""
+
+    def __init__(self, layers=LAYERS):
+        super().__init__()
+        self.tok = nn.Embedding(VOCAB, HIDDEN)
+        self.pos = nn.Embedding(SEQ, HIDDEN)
+        self.norm = nn.LayerNorm(HIDDEN)
+        layer = nn.TransformerEncoderLayer(d_model=HIDDEN, nhead=HEADS, dim_feedforward=4 * HIDDEN,
+                                           dropout=0.1, activation="gelu", batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, num_layers=layers, enable_nested_tensor=False)
+        self.register_buffer("positions", torch.arange(SEQ).unsqueeze(0), persistent=False)
+
+    def forward(self, input_ids):
+        x = self.tok(input_ids) + self.pos(self.positions)
+        return self.encoder(self.norm(x))
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(HIDDEN, 3 * HIDDEN)
+        self.proj = nn.Linear(HIDDEN, HIDDEN)
+        mask = torch.tril(torch.ones(SEQ, SEQ, dtype=torch.bool))
+        self.register_buffer("mask", mask.view(1, 1, SEQ, SEQ), persistent=False)
+
+    def forward(self, x):
+        b, t, c = x.shape
+        q, k, v = self.qkv(x).split(HIDDEN, dim=2)
+        hd = c // HEADS
+        q = q.view(b, t, HEADS, hd).transpose(1, 2)
+        k = k.view(b, t, HEADS, hd).transpose(1, 2)
+        v = v.view(b, t, HEADS, hd).transpose(1, 2)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
+        att = att.masked_fill(~self.mask[:, :, :t, :t], float("-inf"))
+        att = torch.softmax(att, dim=-1)
+        y = (att @ v).transpose(1, 2).reshape(b, t, c)
+        return self.proj(y)
+
+
+class GptBlock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(HIDDEN)
+        self.attn = CausalSelfAttention()
+        self.ln2 = nn.LayerNorm(HIDDEN)
+        self.mlp = nn.Sequential(nn.Linear(HIDDEN, 4 * HIDDEN), nn.GELU(), nn.Linear(4 * HIDDEN, HIDDEN))
+
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+
+class Gpt2StyleDecoder(nn.Module):
+    """A GPT-2-style decoder stack in plain torch: causal attention, GELU, LayerNorm."""
+
+    def __init__(self, layers=LAYERS):
+        super().__init__()
+        self.tok = nn.Embedding(VOCAB, HIDDEN)
+        self.pos = nn.Embedding(SEQ, HIDDEN)
+        self.blocks = nn.Sequential(*[GptBlock() for _ in range(layers)])
+        self.ln_f = nn.LayerNorm(HIDDEN)
+        self.head = nn.Linear(HIDDEN, VOCAB, bias=False)
+        self.register_buffer("positions", torch.arange(SEQ).unsqueeze(0), persistent=False)
+
+    def forward(self, input_ids):
+        x = self.tok(input_ids) + self.pos(self.positions)
+        return self.head(self.ln_f(self.blocks(x)))
+
+
+def image_input(batch):
+    g = torch.Generator().manual_seed(1)
+    return (torch.rand(batch, 3, 224, 224, generator=g) - 0.5) / 0.25
+
+
+def token_input(batch):
+    g = torch.Generator().manual_seed(2)
+    return torch.randint(0, VOCAB, (batch, SEQ), generator=g)
+
+
+def randomize(model):
+    """Gives every parameter and normalization statistic its own random value.
+
+    Default inits leave LayerNorm/BatchNorm as identities and
+    nn.TransformerEncoder's deep-copied layers identical, which would hide
+    bugs that mix up layers or drop an affine term."""
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, (nn.BatchNorm2d, nn.LayerNorm)):
+                if mod.weight is not None:
+                    mod.weight.copy_(1 + 0.1 * torch.randn(mod.weight.shape, generator=g))
+                    mod.bias.copy_(0.1 * torch.randn(mod.bias.shape, generator=g))
+                if isinstance(mod, nn.BatchNorm2d):
+                    mod.running_mean.copy_(0.1 * torch.randn(mod.running_mean.shape, generator=g))
+                    mod.running_var.copy_(0.5 + torch.rand(mod.running_var.shape, generator=g))
+        if not hasattr(model, "fc") and not hasattr(model, "classifier"):  # transformers
+            for name, p in model.named_parameters():
+                if p.dim() >= 2 and "norm" not in name and "ln" not in name:
+                    bound = math.sqrt(3.0 / p.shape[-1])
+                    p.copy_((torch.rand(p.shape, generator=g) * 2 - 1) * bound)
+                elif "bias" in name and "norm" not in name and "ln" not in name:
+                    p.copy_(0.02 * torch.randn(p.shape, generator=g))
+    return model
+
+
+def make(name, batch=1):
+    import torchvision
+    torch.manual_seed(0)
+    if name in ("resnet18", "resnet50", "mobilenet_v2"):
+        model = randomize(getattr(torchvision.models, name)(weights=None))
+        return model, image_input(batch), "input", "logits"
+    if name == "bert":
+        return randomize(BertStyleEncoder()), token_input(batch), "input_ids", "hidden"
+    if name == "gpt2":
+        return randomize(Gpt2StyleDecoder()), token_input(batch), "input_ids", "logits"
+    raise SystemExit(f"export.py: unknown model '{name}' (known: {', '.join(MODELS)})")
+
+
+MODELS = ["resnet18", "resnet50", "mobilenet_v2", "bert", "gpt2"]
+
+
+def export(name, outdir, opset=17, batch=1, suffix=""):
+    model, x, in_name, out_name = make(name, batch)
+    model.eval()
+    stem = os.path.join(outdir, name + suffix)
+    with torch.no_grad():
+        expected = model(x)
+    # Exported with autograd on: PyTorch's fused inference fast path for
+    # TransformerEncoderLayer (not exportable) is only taken without it.
+    torch.onnx.export(model, (x,), stem + ".onnx", input_names=[in_name], output_names=[out_name],
+                      opset_version=opset, do_constant_folding=True)
+    np.savez(stem + ".inputs.npz", **{in_name: x.numpy()})
+    np.savez(stem + ".expected.npz", **{out_name: expected.numpy()})
+    return stem + ".onnx"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("outdir")
+    p.add_argument("models", nargs="*", default=MODELS)
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--suffix", default="", help="appended to each file stem")
+    p.add_argument("--force", action="store_true", help="re-export even if the files exist")
+    a = p.parse_args()
+    os.makedirs(a.outdir, exist_ok=True)
+    torch.set_num_threads(2)
+    for name in a.models:
+        stem = os.path.join(a.outdir, name + a.suffix)
+        if not a.force and all(os.path.exists(stem + e) for e in (".onnx", ".inputs.npz", ".expected.npz")):
+            print(f"export: {stem}.onnx exists")
+            continue
+        t = time.time()
+        export(name, a.outdir, a.opset, a.batch, a.suffix)
+        print(f"export: {stem}.onnx (opset {a.opset}, batch {a.batch}) in {time.time() - t:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
