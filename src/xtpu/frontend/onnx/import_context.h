@@ -92,7 +92,7 @@ class ImportContext {
   Status CheckAllAttributesHandled() const;
 
   // ---- helpers ----
-  // Axis in [-rank, rank) (or [-rank-1, rank] with `extra`) -> [0, rank).
+  // Axis in [-rank, rank) -> [0, rank); the error names `what`.
   StatusOr<int64_t> NormalizeAxis(int64_t axis, int64_t rank, std::string_view what) const;
   StatusOr<Instruction*> ScalarConstant(DType t, double v);
   // Constant `v` broadcast to the shape of `like`.

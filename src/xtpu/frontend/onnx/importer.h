@@ -12,6 +12,7 @@
 //    kUnimplemented) naming op type, node name and opset; never skipped.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,10 @@ struct OnnxImportOptions {
   // Overrides for graph inputs whose dims are symbolic (e.g. "batch_size"):
   // every symbolic or unknown dim becomes this value.
   int64_t default_dim = 1;
+  // Graph inputs to treat as known constants instead of parameters (e.g. the
+  // shape input of a Reshape in ONNX's conformance tests). Keyed by ONNX
+  // input name; the remaining inputs are numbered in order as usual.
+  std::map<std::string, Literal> constant_inputs;
 };
 
 StatusOr<std::unique_ptr<Module>> ImportOnnxFile(const std::string& path,

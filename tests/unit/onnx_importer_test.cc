@@ -1,0 +1,217 @@
+// ONNX importer tests: each folder of tests/onnx/cases (made by
+// tests/onnx/make_test_models.py) is imported, evaluated and compared with
+// the outputs saved next to it; tests/onnx/errors holds models that must be
+// rejected with a clear message.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+
+#include "xtpu/frontend/onnx/importer.h"
+#include "xtpu/ir/evaluator.h"
+#include "xtpu/ir/printer.h"
+
+namespace xtpu {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path DataDir() {
+  if (const char* d = std::getenv("XTPU_ONNX_TEST_DATA")) return d;
+  return fs::path(__FILE__).parent_path().parent_path() / "onnx";
+}
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Literal ReadTensor(const fs::path& p) {
+  onnx::TensorProto t;
+  EXPECT_TRUE(t.ParseFromString(ReadFile(p))) << p;
+  auto l = TensorProtoToLiteral(t);
+  EXPECT_TRUE(l.ok()) << l.status().message();
+  return l.ok() ? *l : Literal();
+}
+
+std::vector<Literal> ReadTensors(const fs::path& dir, const std::string& stem) {
+  std::vector<Literal> v;
+  for (int i = 0;; ++i) {
+    fs::path p = dir / (stem + "_" + std::to_string(i) + ".pb");
+    if (!fs::exists(p)) break;
+    v.push_back(ReadTensor(p));
+  }
+  return v;
+}
+
+std::vector<std::string> CaseNames() {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(DataDir() / "cases")) names.push_back(e.path().filename());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+class OnnxCaseTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(OnnxCaseTest, MatchesExpectedOutputs) {
+  fs::path dir = DataDir() / "cases" / GetParam();
+  auto m = ImportOnnxFile((dir / "model.onnx").string());
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  std::vector<Literal> inputs = ReadTensors(dir, "input");
+  std::vector<Literal> want = ReadTensors(dir, "output");
+  auto got = Evaluate(**m, inputs);
+  ASSERT_TRUE(got.ok()) << got.status().message() << "\n" << Print(**m);
+  ASSERT_EQ(got->size(), want.size());
+  for (size_t o = 0; o < want.size(); ++o) {
+    const Literal& g = (*got)[o];
+    const Literal& w = want[o];
+    ASSERT_EQ(g.shape(), w.shape()) << "output " << o;
+    for (int64_t i = 0; i < w.num_elements(); ++i) {
+      double a = g.GetAsDouble(i), b = w.GetAsDouble(i);
+      if (IsFloat(w.dtype())) {
+        ASSERT_NEAR(a, b, 1e-4 + 1e-4 * std::abs(b)) << "output " << o << " element " << i;
+      } else {
+        ASSERT_EQ(a, b) << "output " << o << " element " << i;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, OnnxCaseTest, ::testing::ValuesIn(CaseNames()),
+                         [](const auto& info) { return info.param; });
+
+TEST(OnnxImporter, OutputNamesFollowOnnx) {
+  auto m = ImportOnnxFile((DataDir() / "cases/identity_outputs/model.onnx").string());
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ((*m)->OutputNames(), (std::vector<std::string>{"x.1", "a", "n", "b"}));
+}
+
+TEST(OnnxImporter, ShapeChainsFoldToConstants) {
+  auto m = ImportOnnxFile((DataDir() / "cases/shape_chain/model.onnx").string());
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  for (const auto& inst : (*m)->entry()->instructions()) {
+    EXPECT_NE(inst->opcode, Opcode::kGather) << Print(**m);
+    EXPECT_NE(inst->opcode, Opcode::kConcatenate) << Print(**m);
+  }
+}
+
+TEST(OnnxImporter, SymbolicDimsUseDefault) {
+  OnnxImportOptions opt;
+  opt.default_dim = 3;
+  auto m = ImportOnnxFile((DataDir() / "cases/torch_attn_dynamic/model.onnx").string(), opt);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ((*m)->Inputs()[0]->shape.ToString(), "f32[3,5,16]");
+}
+
+TEST(OnnxImporter, MissingFile) {
+  auto m = ImportOnnxFile("/nonexistent/model.onnx");
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().message(), "/nonexistent/model.onnx: cannot open: No such file or directory");
+}
+
+TEST(OnnxImporter, CorruptFile) {
+  std::string bytes = ReadFile(DataDir() / "cases/conv1d/model.onnx");
+  auto m = ImportOnnxBytes(bytes.substr(0, bytes.size() / 2), "half.onnx");
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().message(), "half.onnx: not a valid ONNX model (protobuf parse failed)");
+}
+
+std::string ErrorOf(const std::string& name) {
+  std::string path = (DataDir() / "errors" / (name + ".onnx")).string();
+  auto m = ImportOnnxFile(path);
+  if (m.ok()) return "ok";
+  std::string msg = m.status().message();
+  // Drop the path prefix.
+  return msg.substr(path.size() + 2);
+}
+
+TEST(OnnxImporter, Errors) {
+  EXPECT_EQ(ErrorOf("unsupported_op"), "unsupported ONNX op 'FooBar' (node 'bar', opset 13)");
+  EXPECT_EQ(ErrorOf("unsupported_attr_value"),
+            "Pad node 'pad0' (opset 13): attribute 'mode' = 'wrap' is not supported");
+  EXPECT_EQ(ErrorOf("unknown_attr"), "Relu node 'relu0' (opset 13): attribute 'bogus' is not supported");
+  EXPECT_EQ(ErrorOf("dynamic_reshape"),
+            "input 1 (shape) of Reshape node 'foo' (opset 13) must be a constant (xtpu needs static shapes)");
+  EXPECT_EQ(ErrorOf("f64_input"),
+            "graph input 'x': element type DOUBLE is not supported (xtpu has f32, f16, bf16, int8, "
+            "uint8, int32, int64, bool)");
+  EXPECT_EQ(ErrorOf("custom_domain"), "unsupported ONNX op 'Gelu' of domain 'com.microsoft' (node 'g')");
+}
+
+TEST(OnnxImporter, ErrorCodes) {
+  auto m = ImportOnnxFile((DataDir() / "errors/unsupported_op.onnx").string());
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kUnimplemented);
+}
+
+TEST(TensorProtoToLiteral, TypedFields) {
+  onnx::TensorProto t;
+  t.set_name("w");
+  t.set_data_type(onnx::TensorProto::INT8);
+  t.add_dims(3);
+  for (int v : {-1, 2, 127}) t.add_int32_data(v);
+  auto l = TensorProtoToLiteral(t);
+  ASSERT_TRUE(l.ok()) << l.status().message();
+  EXPECT_EQ(l->shape().ToString(), "s8[3]");
+  EXPECT_EQ(l->GetAsInt64(0), -1);
+  EXPECT_EQ(l->GetAsInt64(2), 127);
+
+  onnx::TensorProto h;
+  h.set_data_type(onnx::TensorProto::FLOAT16);
+  h.add_dims(1);
+  h.add_int32_data(0x3c00);  // 1.0
+  auto lh = TensorProtoToLiteral(h);
+  ASSERT_TRUE(lh.ok());
+  EXPECT_EQ(lh->GetAsDouble(0), 1.0);
+
+  onnx::TensorProto e;
+  e.set_name("big");
+  e.set_data_type(onnx::TensorProto::FLOAT);
+  e.set_data_location(onnx::TensorProto::EXTERNAL);
+  auto le = TensorProtoToLiteral(e);
+  ASSERT_FALSE(le.ok());
+  EXPECT_EQ(le.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(le.status().message().find("tensor 'big'"), std::string::npos);
+
+  onnx::TensorProto d;
+  d.set_name("dbl");
+  d.set_data_type(onnx::TensorProto::DOUBLE);
+  auto ld = TensorProtoToLiteral(d);
+  ASSERT_FALSE(ld.ok());
+  EXPECT_EQ(ld.status().message(),
+            "tensor 'dbl': element type DOUBLE is not supported (xtpu has f32, f16, bf16, int8, uint8, "
+            "int32, int64, bool)");
+
+  onnx::TensorProto bad;
+  bad.set_name("short");
+  bad.set_data_type(onnx::TensorProto::FLOAT);
+  bad.add_dims(4);
+  bad.set_raw_data(std::string(8, '\0'));
+  EXPECT_FALSE(TensorProtoToLiteral(bad).ok());
+}
+
+}  // namespace
+}  // namespace xtpu
+
+namespace xtpu {
+namespace {
+
+TEST(OnnxImporter, ConstantInputsOption) {
+  // gather_dynamic has inputs x and i; feeding i as a constant leaves one parameter.
+  fs::path dir = DataDir() / "cases/gather_dynamic";
+  OnnxImportOptions opt;
+  opt.constant_inputs["i"] = ReadTensor(dir / "input_1.pb");
+  auto m = ImportOnnxFile((dir / "model.onnx").string(), opt);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  ASSERT_EQ((*m)->Inputs().size(), 1u);
+  auto got = Evaluate(**m, {ReadTensor(dir / "input_0.pb")});
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_EQ((*got)[0], ReadTensor(dir / "output_0.pb"));
+}
+
+}  // namespace
+}  // namespace xtpu
