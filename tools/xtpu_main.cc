@@ -1,1 +1,102 @@
-int main() { return 0; }
+// The `xtpu` command line: import, opt and run (see docs/cli.md).
+// Every failure is one line "xtpu: error: <message>" on stderr and exit
+// code 1; --help and --version exit 0.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "commands.h"
+
+namespace {
+
+int Fail(std::string message) {
+  // Keep the promise of one line: a message that spans several is joined, and
+  // control bytes quoted from a bad file are escaped.
+  std::string line;
+  for (char c : message) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '\n' || c == '\r') line += ' ';
+    else if (u < 0x20 || u == 0x7f) line += fmt::format("\\x{:02x}", u);
+    else line += c;
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  std::fprintf(stderr, "xtpu: error: %s\n", line.c_str());
+  return 1;
+}
+
+int Main(int argc, char** argv) {
+  using namespace xtpu::cli;
+  CLI::App app{"xtpu: an open TPU-class accelerator stack. Imports ONNX models into tensor IR (.tir),\n"
+               "prints and rewrites tensor IR, and runs models on the reference evaluator.",
+               "xtpu"};
+  app.set_version_flag("--version", std::string("xtpu ") + XTPU_VERSION, "Print the version and exit");
+  app.require_subcommand(1);
+  app.footer("Run `xtpu <command> --help` for a command's options. Docs: docs/cli.md\n");
+
+  ImportArgs import_args;
+  CLI::App* import_cmd = app.add_subcommand(
+      "import", "Import an ONNX model and print it as tensor IR text (.tir)");
+  import_cmd->add_option("model", import_args.model, "ONNX model file (.onnx)")->required();
+  import_cmd->add_option("-o,--output", import_args.output, "Write the .tir text here (default: stdout)");
+  import_cmd->add_option("--default-dim", import_args.default_dim,
+                         "Size for symbolic or unknown input dims such as batch_size (default 1)");
+
+  OptArgs opt_args;
+  CLI::App* opt_cmd = app.add_subcommand(
+      "opt", "Parse and verify tensor IR text and print it back (compiler passes come later)");
+  opt_cmd->add_option("input", opt_args.input, "Tensor IR file (.tir), or - for stdin")->required();
+  opt_cmd->add_option("-o,--output", opt_args.output, "Write the .tir text here (default: stdout)");
+
+  RunArgs run_args;
+  CLI::App* run_cmd = app.add_subcommand(
+      "run", "Run a model (.onnx or .tir) on the reference evaluator and print or save its outputs");
+  run_cmd->footer(
+      "Inputs not given are random from --seed: floats uniform in [-1, 1), integers uniform\n"
+      "in [0, 10), pred true/false. Prints one line per output (shape, min/max/mean, first\n"
+      "values) to stdout and timings to stderr.\n");
+  run_cmd->add_option("model", run_args.model, "Model file: .onnx (imported) or .tir (parsed)")->required();
+  run_cmd->add_option("--backend", run_args.backend, "Where to run: reference (the host evaluator; default)");
+  run_cmd->add_option("--input", run_args.inputs, "NAME=FILE.npy: value of input NAME (repeatable)")
+      ->allow_extra_args(false);
+  run_cmd->add_option("--inputs", run_args.inputs_npz, "FILE.npz: values of inputs, keyed by input name");
+  run_cmd->add_option("--output", run_args.output,
+                      "Save all outputs to FILE.npz keyed by output name (FILE.npy for a single output)");
+  run_cmd->add_option("--seed", run_args.seed, "Seed for random inputs (default 0)");
+  run_cmd->add_option("--default-dim", run_args.default_dim,
+                      "Size for symbolic ONNX input dims such as batch_size (default 1)");
+  run_cmd->add_flag("-q,--quiet", run_args.quiet, "Do not print timings to stderr");
+
+  // CLI11 would report an unknown command as a missing one; name it instead.
+  std::string first = argc > 1 ? argv[1] : "";
+  if (!first.empty() && first[0] != '-' && first != "import" && first != "opt" && first != "run") {
+    return Fail(fmt::format("unknown command '{}'; commands are: import, opt, run (see xtpu --help)", argv[1]));
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
+  } catch (const CLI::ParseError& e) {
+    return Fail(e.what());
+  }
+
+  xtpu::Status status;
+  if (import_cmd->parsed()) status = Import(import_args);
+  else if (opt_cmd->parsed()) status = Opt(opt_args);
+  else if (run_cmd->parsed()) status = Run(run_args);
+  if (!status.ok()) return Fail(status.message());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::bad_alloc&) {
+    return Fail("out of memory");
+  } catch (const std::exception& e) {
+    return Fail(std::string("internal error: ") + e.what());
+  }
+}

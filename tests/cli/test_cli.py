@@ -1,0 +1,377 @@
+"""Tests of the `xtpu` command line: good runs and bad input.
+
+Run by ctest (tests/cli/CMakeLists.txt) or by hand:
+  /usr/bin/python3 tests/cli/test_cli.py --xtpu build/xtpu [-v] [-k pattern]
+
+Every bad input must end with exit code 1 and exactly one stderr line
+"xtpu: error: ..." that names the file and the problem: never a traceback,
+an abort or a signal. Test models are made in a temp dir: .tir text inline,
+.onnx with onnx.helper, .npy/.npz with NumPy.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+XTPU = None
+
+# x + y and (x + y) * x, both f32[2,3].
+TIR_TWO_OUTPUTS = """HloModule twoout
+
+ENTRY main {
+  x = f32[2,3] parameter(0)
+  y = f32[2,3] parameter(1)
+  s = f32[2,3] add(x, y)
+  m = f32[2,3] multiply(s, x)
+  ROOT out = (f32[2,3], f32[2,3]) tuple(s, m)
+}
+"""
+
+# Identity on three inputs of different types, to see the random inputs.
+TIR_IDENTITY = """HloModule ident
+
+ENTRY main {
+  f = f32[1000] parameter(0)
+  i = s32[1000] parameter(1)
+  p = pred[64] parameter(2)
+  ROOT out = (f32[1000], s32[1000], pred[64]) tuple(f, i, p)
+}
+"""
+
+TIR_UNKNOWN_OP = """HloModule bad
+
+ENTRY main {
+  x = f32[2] parameter(0)
+  y = f32[2] frobnicate(x)
+  ROOT out = (f32[2]) tuple(y)
+}
+"""
+
+TIR_SYNTAX_ERROR = """HloModule bad
+
+ENTRY main {
+  x = f32[2] parameter(0)
+  y = f32[2 add(x, x)
+  ROOT out = (f32[2]) tuple(y)
+}
+"""
+
+
+def make_onnx(path, dims=(2, 3)):
+    """relu(a + b) and a * b over f32[2,3] inputs a, b (or other `dims`)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    dims = list(dims)
+    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, dims)
+    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, dims)
+    r = helper.make_tensor_value_info("r", TensorProto.FLOAT, dims)
+    p = helper.make_tensor_value_info("p", TensorProto.FLOAT, dims)
+    nodes = [
+        helper.make_node("Add", ["a", "b"], ["s"], name="add0"),
+        helper.make_node("Relu", ["s"], ["r"], name="relu0"),
+        helper.make_node("Mul", ["a", "b"], ["p"], name="mul0"),
+    ]
+    graph = helper.make_graph(nodes, "small", [a, b], [r, p])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
+class CliTest(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="xtpu_cli_")
+        self.dir = self._tmp.name
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def write(self, name, data):
+        p = self.path(name)
+        with open(p, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+        return p
+
+    def xtpu(self, *args, stdin=None):
+        return subprocess.run([XTPU, *args], capture_output=True, text=True, input=stdin, timeout=120)
+
+    def assert_ok(self, *args):
+        r = self.xtpu(*args)
+        self.assertEqual(r.returncode, 0, f"xtpu {' '.join(args)} failed: {r.stderr}")
+        return r
+
+    def assert_error(self, args, *needles):
+        """Exit 1, stderr exactly one 'xtpu: error:' line holding every needle."""
+        r = self.xtpu(*args)
+        self.assertEqual(r.returncode, 1, f"exit {r.returncode}, stderr: {r.stderr!r}")
+        lines = r.stderr.splitlines()
+        self.assertEqual(len(lines), 1, f"stderr is not one line: {r.stderr!r}")
+        self.assertTrue(r.stderr.endswith("\n"))
+        self.assertTrue(lines[0].startswith("xtpu: error: "), lines[0])
+        for n in needles:
+            self.assertIn(n, lines[0])
+        return lines[0]
+
+    # ---------------------------------------------------------- help, version
+
+    def test_help_lists_subcommands(self):
+        r = self.assert_ok("--help")
+        for cmd in ("import", "opt", "run"):
+            self.assertIn(cmd, r.stdout)
+        for cmd in ("import", "opt", "run"):
+            r = self.assert_ok(cmd, "--help")
+            self.assertIn("Usage", r.stdout)
+        self.assertIn("--backend", self.assert_ok("run", "--help").stdout)
+
+    def test_version(self):
+        r = self.assert_ok("--version")
+        self.assertTrue(r.stdout.startswith("xtpu "), r.stdout)
+
+    def test_usage_errors_are_one_line(self):
+        self.assert_error([], "subcommand")
+        self.assert_error(["frobnicate"])
+        self.assert_error(["run"], "model")
+        self.assert_error(["run", "m.tir", "--seed", "abc"])
+
+    # ---------------------------------------------------------- run: good
+
+    def test_run_tir_with_given_inputs(self):
+        model = self.write("m.tir", TIR_TWO_OUTPUTS)
+        x = np.arange(6, dtype=np.float32).reshape(2, 3) - 2
+        y = np.full((2, 3), 0.5, dtype=np.float32)
+        np.save(self.path("x.npy"), x)
+        np.save(self.path("y.npy"), y)
+        out = self.path("out.npz")
+        r = self.assert_ok("run", model, "--input", "x=" + self.path("x.npy"),
+                           "--input", "y=" + self.path("y.npy"), "--output", out)
+        with np.load(out) as z:
+            self.assertEqual(sorted(z.files), ["m", "s"])
+            np.testing.assert_array_equal(z["s"], x + y)
+            np.testing.assert_array_equal(z["m"], (x + y) * x)
+            self.assertEqual(z["s"].dtype, np.float32)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 2)
+        self.assertTrue(lines[0].startswith("s: f32[2,3]"), lines[0])
+        self.assertIn("min=-1.5", lines[0])
+        self.assertIn("max=3.5", lines[0])
+        self.assertIn("evaluate", r.stderr)  # timings
+        r = self.assert_ok("run", model, "--input", "x=" + self.path("x.npy"), "--quiet")
+        self.assertEqual(r.stderr, "")
+
+    def test_run_inputs_from_npz(self):
+        model = self.write("m.tir", TIR_TWO_OUTPUTS)
+        x = np.ones((2, 3), dtype=np.float32)
+        y = np.arange(6, dtype=np.float32).reshape(2, 3)
+        np.savez_compressed(self.path("in.npz"), x=x, y=y)
+        out = self.path("out.npz")
+        self.assert_ok("run", model, "--inputs", self.path("in.npz"), "--output", out, "-q")
+        with np.load(out) as z:
+            np.testing.assert_array_equal(z["s"], x + y)
+
+    def test_random_inputs_are_deterministic_and_in_range(self):
+        model = self.write("id.tir", TIR_IDENTITY)
+        a, b, c = self.path("a.npz"), self.path("b.npz"), self.path("c.npz")
+        self.assert_ok("run", model, "--output", a, "-q")
+        self.assert_ok("run", model, "--output", b, "-q", "--seed", "0")
+        self.assert_ok("run", model, "--output", c, "-q", "--seed", "1")
+        with open(a, "rb") as fa, open(b, "rb") as fb, open(c, "rb") as fc:
+            da, db, dc = fa.read(), fb.read(), fc.read()
+        self.assertEqual(da, db)
+        self.assertNotEqual(da, dc)
+        with np.load(a) as z:
+            f, i, p = z["f"], z["i"], z["p"]
+            self.assertTrue(((f >= -1) & (f < 1)).all())
+            self.assertGreater(f.std(), 0.4)
+            self.assertTrue(((i >= 0) & (i < 10)).all())
+            self.assertEqual(len(np.unique(i)), 10)
+            self.assertEqual(p.dtype, np.bool_)
+            self.assertTrue(p.any() and not p.all())
+
+    def test_single_output_npy(self):
+        model = self.write("id.tir", TIR_IDENTITY.replace(
+            "(f32[1000], s32[1000], pred[64]) tuple(f, i, p)", "(f32[1000]) tuple(f)"))
+        self.assert_ok("run", model, "--output", self.path("f.npy"), "-q")
+        f = np.load(self.path("f.npy"))
+        self.assertEqual(f.shape, (1000,))
+
+    def test_run_onnx(self):
+        model = self.path("small.onnx")
+        make_onnx(model)
+        a = np.array([[1, -2, 3], [-4, 5, -6]], dtype=np.float32)
+        b = np.full((2, 3), 1.5, dtype=np.float32)
+        np.save(self.path("a.npy"), a)
+        np.save(self.path("b.npy"), b)
+        out = self.path("out.npz")
+        self.assert_ok("run", model, "--input", "a=" + self.path("a.npy"),
+                       "--input", "b=" + self.path("b.npy"), "--output", out, "--backend", "reference")
+        with np.load(out) as z:
+            np.testing.assert_array_equal(z["r"], np.maximum(a + b, 0))
+            np.testing.assert_array_equal(z["p"], a * b)
+
+    def test_default_dim(self):
+        model = self.path("sym.onnx")
+        make_onnx(model, dims=("batch", 3))
+        self.assertIn("f32[4,3] parameter(0)", self.assert_ok("import", model, "--default-dim", "4").stdout)
+        self.assertIn("f32[1,3] parameter(0)", self.assert_ok("import", model).stdout)
+        out = self.path("out.npz")
+        self.assert_ok("run", model, "--default-dim", "5", "--output", out, "-q")
+        with np.load(out) as z:
+            self.assertEqual(z["r"].shape, (5, 3))
+        self.assert_error(["run", model, "--default-dim", "0"], "--default-dim")
+
+    def test_import_opt_round_trip(self):
+        model = self.path("small.onnx")
+        make_onnx(model)
+        imported = self.assert_ok("import", model).stdout
+        self.assertIn("ENTRY", imported)
+        self.assert_ok("import", model, "-o", self.path("a.tir"))
+        with open(self.path("a.tir")) as f:
+            self.assertEqual(f.read(), imported)
+        self.assert_ok("opt", self.path("a.tir"), "-o", self.path("b.tir"))
+        with open(self.path("b.tir")) as f:
+            self.assertEqual(f.read(), imported)
+        self.assertEqual(self.assert_ok("opt", self.path("a.tir")).stdout, imported)
+        r = self.xtpu("opt", "-", stdin=imported)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, imported)
+
+    # ---------------------------------------------------------- bad input
+
+    def test_truncated_onnx(self):
+        make_onnx(self.path("small.onnx"))
+        with open(self.path("small.onnx"), "rb") as f:
+            data = f.read()
+        bad = self.write("trunc.onnx", data[: len(data) // 2])
+        self.assert_error(["run", bad], bad)
+        self.assert_error(["import", bad], bad)
+
+    def test_random_bytes_onnx(self):
+        rng = np.random.default_rng(0)
+        for i in range(5):
+            bad = self.write(f"rand{i}.onnx", rng.integers(0, 256, 200 + 100 * i, dtype=np.uint8).tobytes())
+            self.assert_error(["run", bad], bad)
+        empty = self.write("empty.onnx", b"")
+        self.assert_error(["import", empty], empty)
+
+    def test_npy_wrong_shape(self):
+        model = self.write("m.tir", TIR_TWO_OUTPUTS)
+        bad = self.path("x.npy")
+        np.save(bad, np.zeros((3, 2), dtype=np.float32))
+        line = self.assert_error(["run", model, "--input", "x=" + bad])
+        self.assertEqual(line, f"xtpu: error: input 'x' from {bad}: expected f32[2,3], got f32[3,2]")
+
+    def test_npy_wrong_dtype(self):
+        model = self.write("m.tir", TIR_TWO_OUTPUTS)
+        bad = self.path("x.npy")
+        np.save(bad, np.zeros((2, 3), dtype=np.int32))
+        line = self.assert_error(["run", model, "--input", "x=" + bad])
+        self.assertEqual(line, f"xtpu: error: input 'x' from {bad}: expected f32[2,3], got s32[2,3]")
+        np.save(bad, np.zeros((2, 3), dtype=np.float64))
+        self.assert_error(["run", model, "--input", "x=" + bad], bad, "unsupported dtype '<f8'", "float32")
+        np.save(bad, np.zeros((2, 3), dtype=np.complex64))
+        self.assert_error(["run", model, "--input", "x=" + bad], bad, "unsupported dtype '<c8'")
+
+    def test_corrupt_npy_and_npz(self):
+        model = self.write("m.tir", TIR_TWO_OUTPUTS)
+        bad = self.write("x.npy", b"\x93NUMPY\x01\x00\x76")
+        self.assert_error(["run", model, "--input", "x=" + bad], bad, "truncated header")
+        bad = self.write("x2.npy", b"PK\x03\x04garbage")
+        self.assert_error(["run", model, "--input", "x=" + bad], bad, "bad magic")
+        np.save(self.path("x3.npy"), np.zeros((2, 3), dtype=np.float32))
+        with open(self.path("x3.npy"), "rb") as f:
+            data = f.read()
+        bad = self.write("x3.npy", data[:-4])
+        self.assert_error(["run", model, "--input", "x=" + bad], bad, "data size mismatch")
+        bad = self.write("in.npz", b"this is not a zip file at all, just text")
+        self.assert_error(["run", model, "--inputs", bad], bad, "not a zip archive")
+
+    def test_missing_input_file(self):
+        model = self.write("m.tir", TIR_TWO_OUTPUTS)
+        missing = self.path("nope.npy")
+        line = self.assert_error(["run", model, "--input", "x=" + missing])
+        self.assertEqual(line, f"xtpu: error: {missing}: cannot open: No such file or directory")
+        missing = self.path("nope.npz")
+        line = self.assert_error(["run", model, "--inputs", missing])
+        self.assertEqual(line, f"xtpu: error: {missing}: cannot open: No such file or directory")
+
+    def test_missing_model(self):
+        for name in ("nope.tir", "nope.onnx"):
+            missing = self.path(name)
+            for cmd in ("run", "import" if name.endswith(".onnx") else "opt"):
+                line = self.assert_error([cmd, missing])
+                self.assertEqual(line, f"xtpu: error: {missing}: cannot open: No such file or directory")
+
+    def test_model_is_a_directory(self):
+        for name in ("dir.onnx", "dir.tir"):
+            d = self.path(name)
+            os.mkdir(d)
+            line = self.assert_error(["run", d])
+            self.assertEqual(line, f"xtpu: error: {d}: cannot read: Is a directory")
+
+    def test_unknown_model_extension(self):
+        bad = self.write("m.txt", TIR_TWO_OUTPUTS)
+        self.assert_error(["run", bad], bad, ".onnx", ".tir")
+
+    def test_unknown_op_in_tir(self):
+        bad = self.write("bad.tir", TIR_UNKNOWN_OP)
+        self.assert_error(["run", bad], bad, "frobnicate")
+        self.assert_error(["opt", bad], bad, "frobnicate")
+
+    def test_tir_syntax_error(self):
+        bad = self.write("bad.tir", TIR_SYNTAX_ERROR)
+        self.assert_error(["opt", bad], bad + ":5")
+        self.assert_error(["run", bad], bad + ":5")
+
+    def test_unknown_backend(self):
+        model = self.write("m.tir", TIR_TWO_OUTPUTS)
+        line = self.assert_error(["run", model, "--backend", "tpu9000"])
+        self.assertEqual(line, "xtpu: error: unknown backend 'tpu9000'; valid backends: reference")
+
+    def test_unknown_input_name(self):
+        model = self.write("m.tir", TIR_TWO_OUTPUTS)
+        np.save(self.path("z.npy"), np.zeros((2, 3), dtype=np.float32))
+        self.assert_error(["run", model, "--input", "z=" + self.path("z.npy")],
+                          "unknown input 'z'", "x, y")
+        np.savez(self.path("in.npz"), q=np.zeros((2, 3), dtype=np.float32))
+        self.assert_error(["run", model, "--inputs", self.path("in.npz")],
+                          "unknown input 'q'", self.path("in.npz"), "x, y")
+        self.assert_error(["run", model, "--input", self.path("z.npy")], "NAME=FILE.npy", "x, y")
+
+    def test_input_given_twice(self):
+        model = self.write("m.tir", TIR_TWO_OUTPUTS)
+        x = self.path("x.npy")
+        np.save(x, np.zeros((2, 3), dtype=np.float32))
+        np.savez(self.path("in.npz"), x=np.zeros((2, 3), dtype=np.float32))
+        self.assert_error(["run", model, "--input", "x=" + x, "--input", "x=" + x], "input 'x'", "more than once")
+        self.assert_error(["run", model, "--inputs", self.path("in.npz"), "--input", "x=" + x],
+                          "input 'x'", "more than once")
+
+    def test_bad_output_paths(self):
+        model = self.write("m.tir", TIR_TWO_OUTPUTS)
+        self.assert_error(["run", model, "--output", self.path("o.npy")], "2 outputs", ".npz")
+        self.assert_error(["run", model, "--output", self.path("o.txt")], ".npz", ".npy")
+        bad = os.path.join(self.dir, "no_such_dir", "o.npz")
+        self.assert_error(["run", model, "--output", bad], bad, "No such file or directory")
+
+
+def main():
+    global XTPU
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--xtpu", default=os.environ.get("XTPU_BIN"), help="path of the xtpu binary")
+    parser.add_argument("--source-dir", default=os.environ.get("XTPU_SOURCE_DIR"))
+    args, rest = parser.parse_known_args()
+    if not args.xtpu:
+        parser.error("give --xtpu PATH (or set XTPU_BIN)")
+    XTPU = os.path.abspath(args.xtpu)
+    unittest.main(argv=[sys.argv[0]] + rest)
+
+
+if __name__ == "__main__":
+    main()

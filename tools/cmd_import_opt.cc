@@ -1,0 +1,95 @@
+// `xtpu import` and `xtpu opt`, and model loading shared with `xtpu run`.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "commands.h"
+#include "xtpu/frontend/onnx/importer.h"
+#include "xtpu/ir/parser.h"
+#include "xtpu/ir/printer.h"
+#include "xtpu/ir/verifier.h"
+#include "xtpu/support/npy.h"
+
+namespace xtpu::cli {
+namespace {
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// Errors from the importer and parser should name the file; add it when the
+// message does not already start with it.
+Status NameFile(const Status& s, const std::string& path) {
+  if (s.ok() || s.message().rfind(path, 0) == 0) return s;
+  return s.WithPrefix(path);
+}
+
+Status WriteText(const std::string& path, const std::string& text) {
+  if (path.empty() || path == "-") {
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
+      return Error("<stdout>: write failed");
+    }
+    return OkStatus();
+  }
+  return WriteStringToFile(path, text);
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Module>> LoadModel(const std::string& path, int64_t default_dim) {
+  if (default_dim < 1) return Error("--default-dim must be at least 1, got {}", default_dim);
+  std::unique_ptr<Module> module;
+  if (EndsWith(path, ".onnx")) {
+    // Open once here so a missing file reads the same for every format.
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return ReadFileToString(path).status();
+    char byte;
+    bool unreadable = std::fread(&byte, 1, 1, f) == 0 && std::ferror(f);
+    int err = errno;
+    std::fclose(f);
+    if (unreadable) return Error("{}: cannot read: {}", path, std::strerror(err));
+    OnnxImportOptions options;
+    options.default_dim = default_dim;
+    StatusOr<std::unique_ptr<Module>> m = ImportOnnxFile(path, options);
+    if (!m.ok()) return NameFile(m.status(), path);
+    module = std::move(m).value();
+  } else if (EndsWith(path, ".tir")) {
+    ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
+    StatusOr<std::unique_ptr<Module>> m = ParseModule(text, path);
+    if (!m.ok()) return NameFile(m.status(), path);
+    module = std::move(m).value();
+  } else {
+    return Error("{}: unknown model format; accepted extensions are .onnx (ONNX) and .tir (tensor IR text)", path);
+  }
+  RETURN_IF_ERROR(NameFile(Verify(*module), path));
+  return module;
+}
+
+Status Import(const ImportArgs& args) {
+  if (!EndsWith(args.model, ".onnx")) {
+    return Error("{}: `xtpu import` reads .onnx files (use `xtpu opt` for .tir)", args.model);
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Module> module, LoadModel(args.model, args.default_dim));
+  return WriteText(args.output, Print(*module));
+}
+
+Status Opt(const OptArgs& args) {
+  std::unique_ptr<Module> module;
+  if (args.input == "-") {
+    std::string text;
+    char buf[1 << 16];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), stdin)) > 0) text.append(buf, n);
+    ASSIGN_OR_RETURN(module, ParseModule(text, "<stdin>"));
+    RETURN_IF_ERROR(NameFile(Verify(*module), "<stdin>"));
+  } else if (!EndsWith(args.input, ".tir")) {
+    return Error("{}: `xtpu opt` reads .tir files (use `xtpu import` for .onnx)", args.input);
+  } else {
+    ASSIGN_OR_RETURN(module, LoadModel(args.input, 1));
+  }
+  // No passes yet: the module is printed back as parsed.
+  return WriteText(args.output, Print(*module));
+}
+
+}  // namespace xtpu::cli
