@@ -62,7 +62,8 @@ bool HasNaN(const Literal& lit) {
 
 void AppendLiteral(std::string* out, const Literal& lit) {
   int64_t n = lit.num_elements();
-  if (n <= kMaxInlineElements && !HasNaN(lit)) {
+  bool sized = !lit.shape().is_tuple && static_cast<int64_t>(lit.bytes().size()) == lit.shape().byte_size();
+  if (sized && n <= kMaxInlineElements && !HasNaN(lit)) {
     if (lit.shape().is_scalar()) {
       AppendElement(out, lit, 0);
       return;

@@ -1,6 +1,6 @@
 // Text form of tensor IR. Print(Parse(text)) == text for any text Print made.
 //
-//   HloModule name, entry=main
+//   HloModule name
 //
 //   add.f32 {
 //     a = f32[] parameter(0)

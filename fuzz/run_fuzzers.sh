@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets in build-fuzz (clang, ASan + UBSan) and runs
+# each for N seconds (default 60): fuzz/run_fuzzers.sh [seconds].
+# Fails when a target finds a crash, leak, hang or sanitizer error; the
+# reproducer is left in build-fuzz/fuzz-artifacts/<target>/.
+set -euo pipefail
+secs="${1:-60}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="$root/build-fuzz"
+
+CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DXTPU_FUZZ=ON >/dev/null
+ninja -C "$build" ir_parser_fuzz onnx_import_fuzz
+
+# Seed corpora: the checked-in seeds plus every sample file and, for ONNX,
+# any small models in the tree. Fuzzing grows them in build-fuzz only.
+seed() {  # seed <target> <dir> <glob-pattern>...
+  local dir="$build/fuzz-corpus/$1"
+  mkdir -p "$dir"
+  shift
+  for f in "$@"; do
+    [ -f "$f" ] && [ "$(stat -c %s "$f")" -le 65536 ] && cp -f "$f" "$dir/" || true
+  done
+}
+shopt -s nullglob globstar
+seed ir_parser_fuzz "$root"/fuzz/corpus/ir/* "$root"/tests/ir/*.tir
+seed onnx_import_fuzz "$root"/fuzz/corpus/onnx/* "$root"/tests/**/*.onnx
+
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+export ASAN_OPTIONS="detect_leaks=1"
+status=0
+for target in ir_parser_fuzz onnx_import_fuzz; do
+  artifacts="$build/fuzz-artifacts/$target"
+  mkdir -p "$artifacts"
+  echo "== $target for ${secs}s"
+  if ! "$build/fuzz/$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+      -artifact_prefix="$artifacts/" -print_final_stats=1 \
+      "$build/fuzz-corpus/$target" 2>"$build/$target.log"; then
+    echo "FAILED: $target found a problem; see $build/$target.log and $artifacts/" >&2
+    tail -40 "$build/$target.log" >&2
+    status=1
+  else
+    grep -E "^stat::number_of_executed_units|^stat::new_units_added" "$build/$target.log" || true
+  fi
+done
+exit $status
