@@ -139,7 +139,8 @@ Status GraphImporter::ImportNode(const onnx::NodeProto& node, int index) {
                     [this](const std::string& n) { return Lookup(n); });
   const size_t start = entry_->instructions().size();
   Status st = it->second(ctx);
-  if (st.ok()) st = lookup_status_;
+  // A bad initializer found during lookup explains a converter's failure best.
+  if (!lookup_status_.ok()) st = lookup_status_;
   if (st.ok()) st = ctx.CheckAllAttributesHandled();
   if (!st.ok()) {
     // Builder errors do not know the node; say which one.

@@ -1,5 +1,7 @@
 // TensorProtoToLiteral: ONNX tensors (raw_data or the typed repeated fields)
 // to Literals.
+#include <algorithm>
+
 #include <onnx/onnx_pb.h>
 
 #include "xtpu/frontend/onnx/import_context.h"
@@ -18,8 +20,25 @@ StatusOr<Literal> TensorProtoToLiteral(const onnx::TensorProto& t) {
   if (t.has_segment()) return Unimplemented("{} is segmented, which is not supported", what);
   ASSIGN_OR_RETURN(DType dtype, onnx_import::DTypeFromOnnx(t.data_type(), what));
   std::vector<int64_t> dims(t.dims().begin(), t.dims().end());
-  for (int64_t d : dims)
+  // Check the size the dims claim against the data actually present before
+  // allocating: a corrupt file must not make us allocate gigabytes.
+  int64_t claimed = 1;
+  for (int64_t d : dims) {
     if (d < 0) return Error("{} has a negative dimension {}", what, d);
+    if (d != 0 && claimed > (int64_t{1} << 40) / d)
+      return Error("{} has dims whose product is too large", what);
+    claimed *= d;
+  }
+  int64_t present = 0;
+  if (t.has_raw_data()) {
+    present = static_cast<int64_t>(t.raw_data().size()) / DTypeBytes(dtype);
+  } else {
+    present = std::max<int64_t>({t.float_data_size(), t.int64_data_size(), t.int32_data_size()});
+  }
+  if (claimed != present && !(t.has_raw_data() && claimed * DTypeBytes(dtype) ==
+                                                       static_cast<int64_t>(t.raw_data().size())))
+    return Error("{}: holds {} values but its dims {} need {}", what, present,
+                 Shape(dtype, dims).ToString(), claimed);
   Literal lit(Shape(dtype, dims));
   const int64_t n = lit.num_elements();
   const int64_t bytes = lit.shape().byte_size();
