@@ -42,4 +42,11 @@ struct RunArgs {
 };
 Status Run(const RunArgs& args);
 
+struct ChipShowArgs {
+  std::string chip;                    // preset name or .toml path
+  std::vector<std::string> overrides;  // key=value
+  bool json = false;
+};
+Status ChipShow(const ChipShowArgs& args);
+
 }  // namespace xtpu::cli

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <memory>
 #include <regex>
 #include <set>
@@ -180,10 +181,142 @@ std::string CompareLiterals(const Literal& got, const Literal& want) {
                      IndexString(want.shape().dims, worst), value(got, worst), value(want, worst));
 }
 
+struct DataSet {
+  std::string name;  // "test_data_set_0"
+  std::vector<onnx::TensorProto> inputs, outputs;
+};
+
+// An import error as a test result: kUnimplemented is "unsupported".
+TestResult ImportFailure(const Status& s, const std::string& model_path) {
+  // The path is in the test id already; keep the reason short.
+  std::string reason = s.message();
+  const std::string prefix = model_path + ": ";
+  for (size_t at; (at = reason.find(prefix)) != std::string::npos;) reason.erase(at, prefix.size());
+  if (s.code() == StatusCode::kUnimplemented) return Unsupported(reason);
+  return Failed("import: " + reason);
+}
+
+// Feeds set.inputs[fed[i]] to parameter i, evaluates, compares the outputs.
+// Returns nothing when every output matches.
+std::optional<TestResult> RunDataSet(const Module& module, const DataSet& set, const std::vector<size_t>& fed) {
+  const std::vector<const Instruction*> params = module.Inputs();
+  if (fed.size() != params.size()) {
+    return Failed(fmt::format("{}: {} inputs but the imported module has {} parameters", set.name, fed.size(),
+                              params.size()));
+  }
+  std::vector<Literal> args;
+  for (size_t i = 0; i < fed.size(); ++i) {
+    auto lit = TensorProtoToLiteral(set.inputs[fed[i]]);
+    if (!lit.ok()) {
+      std::string r = fmt::format("{}: input_{}.pb: {}", set.name, fed[i], lit.status().message());
+      return lit.status().code() == StatusCode::kUnimplemented ? Unsupported(r) : Failed(r);
+    }
+    if (lit->shape() != params[i]->shape) {
+      return Failed(fmt::format("{}: input_{}.pb is {} but parameter {} ('{}') is {}", set.name, fed[i],
+                                lit->shape().ToString(), i, params[i]->name, params[i]->shape.ToString()));
+    }
+    args.push_back(std::move(*lit));
+  }
+
+  auto results = Evaluate(module, args);
+  if (!results.ok()) {
+    const Status& s = results.status();
+    std::string r = fmt::format("{}: evaluate: {}", set.name, s.message());
+    return s.code() == StatusCode::kUnimplemented ? Unsupported(r) : Failed(r);
+  }
+  if (results->size() != set.outputs.size()) {
+    return Failed(fmt::format("{}: module returned {} outputs, expected {}", set.name, results->size(),
+                              set.outputs.size()));
+  }
+  std::vector<std::string> names = module.OutputNames();
+  for (size_t i = 0; i < set.outputs.size(); ++i) {
+    auto want = TensorProtoToLiteral(set.outputs[i]);
+    if (!want.ok()) {
+      std::string r = fmt::format("{}: output_{}.pb: {}", set.name, i, want.status().message());
+      return want.status().code() == StatusCode::kUnimplemented ? Unsupported(r) : Failed(r);
+    }
+    std::string diff = CompareLiterals((*results)[i], *want);
+    if (!diff.empty()) {
+      std::string name = i < names.size() ? names[i] : "?";
+      return Failed(fmt::format("{}: output {} ('{}'): {}", set.name, i, name, diff));
+    }
+  }
+  return std::nullopt;
+}
+
+// `model` with the graph inputs whose positions are in `bound` turned into
+// initializers holding `set`'s values.
+onnx::ModelProto BindInputs(const onnx::ModelProto& model, const std::vector<const onnx::ValueInfoProto*>& graph_inputs,
+                            const std::set<size_t>& bound, const DataSet& set) {
+  onnx::ModelProto out = model;
+  auto* graph = out.mutable_graph();
+  graph->clear_input();
+  for (const auto& in : model.graph().input()) {
+    bool is_data_input = std::find(graph_inputs.begin(), graph_inputs.end(), &in) != graph_inputs.end();
+    if (!is_data_input) *graph->add_input() = in;  // an initializer's entry
+  }
+  for (size_t i = 0; i < graph_inputs.size(); ++i) {
+    if (bound.count(i)) {
+      onnx::TensorProto* init = graph->add_initializer();
+      *init = set.inputs[i];
+      init->set_name(graph_inputs[i]->name());
+    } else {
+      *graph->add_input() = *graph_inputs[i];
+    }
+  }
+  return out;
+}
+
+// xtpu needs static shapes, so an op whose shape-like operand (Reshape's
+// shape, Slice's starts, ...) is a graph input cannot be imported. ONNX's
+// tests often feed those as inputs; like XLA, this specializes the model
+// for the values at hand: the fewest graph inputs needed for the import to
+// succeed (found on the first data set: bind all, then unbind one at a time)
+// become initializers holding the data set's values, and each data set is
+// imported and run on its own. A pass here is reported as "bound: <inputs>".
+TestResult RunWithBoundInputs(const onnx::ModelProto& model, const std::string& model_path,
+                              const std::vector<DataSet>& sets) {
+  std::set<std::string> initializers;
+  for (const auto& init : model.graph().initializer()) initializers.insert(init.name());
+  std::vector<const onnx::ValueInfoProto*> graph_inputs;
+  for (const auto& in : model.graph().input()) {
+    if (!initializers.count(in.name())) graph_inputs.push_back(&in);
+  }
+  for (const DataSet& set : sets) {
+    if (set.inputs.size() != graph_inputs.size()) {
+      return Failed(fmt::format("{}: {} input files but the model has {} graph inputs", set.name, set.inputs.size(),
+                                graph_inputs.size()));
+    }
+  }
+  auto import = [&](const std::set<size_t>& bound, const DataSet& set) {
+    return ImportOnnxBytes(BindInputs(model, graph_inputs, bound, set).SerializeAsString(), model_path);
+  };
+  std::set<size_t> bound;
+  for (size_t i = 0; i < graph_inputs.size(); ++i) bound.insert(i);
+  if (auto all = import(bound, sets[0]); !all.ok()) return ImportFailure(all.status(), model_path);
+  for (size_t i = 0; i < graph_inputs.size(); ++i) {
+    std::set<size_t> fewer = bound;
+    fewer.erase(i);
+    if (import(fewer, sets[0]).ok()) bound = fewer;
+  }
+  std::vector<size_t> fed;
+  std::vector<std::string> bound_names;
+  for (size_t i = 0; i < graph_inputs.size(); ++i) {
+    if (bound.count(i)) bound_names.push_back(graph_inputs[i]->name());
+    else fed.push_back(i);
+  }
+  for (const DataSet& set : sets) {
+    auto module = import(bound, set);
+    if (!module.ok()) return ImportFailure(module.status(), model_path);
+    if (auto r = RunDataSet(**module, set, fed)) return *r;
+  }
+  return TestResult{Outcome::kPassed, fmt::format("bound: {}", fmt::join(bound_names, ", "))};
+}
+
 // ---------------------------------------------------------------------------
 // One test (runs in the child process).
 
-TestResult RunTest(const TestCase& test) {
+TestResult RunTest(const TestCase& test, bool bind_int_inputs) {
   const fs::path model_path = test.dir / "model.onnx";
   auto model_bytes = ReadFileBytes(model_path);
   if (!model_bytes.ok()) return Failed(model_bytes.status().message());
@@ -195,22 +328,18 @@ TestResult RunTest(const TestCase& test) {
   for (const auto& init : model.graph().initializer()) initializers.insert(init.name());
   for (const auto& in : model.graph().input()) {
     if (!initializers.count(in.name()) && in.type().value_case() != onnx::TypeProto::kTensorType) {
-      return Unsupported(fmt::format("graph input '{}' is a {} (only tensors are supported)", in.name(),
+      return Unsupported(fmt::format("graph input '{}' has type {} (only tensors are supported)", in.name(),
                                      ValueKind(in.type())));
     }
   }
   for (const auto& out : model.graph().output()) {
     if (out.type().value_case() != onnx::TypeProto::kTensorType) {
-      return Unsupported(fmt::format("graph output '{}' is a {} (only tensors are supported)", out.name(),
+      return Unsupported(fmt::format("graph output '{}' has type {} (only tensors are supported)", out.name(),
                                      ValueKind(out.type())));
     }
   }
 
   // Load every data set before importing, so the size guard comes first.
-  struct DataSet {
-    std::string name;
-    std::vector<onnx::TensorProto> inputs, outputs;
-  };
   std::vector<DataSet> sets;
   for (const fs::path& dir : DataSets(test.dir)) {
     DataSet set;
@@ -235,54 +364,15 @@ TestResult RunTest(const TestCase& test) {
   auto module_or = ImportOnnxFile(model_path.string());
   if (!module_or.ok()) {
     const Status& s = module_or.status();
-    if (s.code() == StatusCode::kUnimplemented) return Unsupported(s.message());
-    return Failed("import: " + s.message());
+    if (bind_int_inputs && s.message().find("must be a constant") != std::string::npos) {
+      return RunWithBoundInputs(model, model_path.string(), sets);
+    }
+    return ImportFailure(s, model_path.string());
   }
-  const Module& module = **module_or;
-  const std::vector<const Instruction*> params = module.Inputs();
-
+  std::vector<size_t> fed(sets[0].inputs.size());
+  for (size_t i = 0; i < fed.size(); ++i) fed[i] = i;
   for (const DataSet& set : sets) {
-    if (set.inputs.size() != params.size()) {
-      return Failed(fmt::format("{}: {} input files but the imported module has {} parameters", set.name,
-                                set.inputs.size(), params.size()));
-    }
-    std::vector<Literal> args;
-    for (size_t i = 0; i < set.inputs.size(); ++i) {
-      auto lit = TensorProtoToLiteral(set.inputs[i]);
-      if (!lit.ok()) {
-        std::string r = fmt::format("{}: input_{}.pb: {}", set.name, i, lit.status().message());
-        return lit.status().code() == StatusCode::kUnimplemented ? Unsupported(r) : Failed(r);
-      }
-      if (lit->shape() != params[i]->shape) {
-        return Failed(fmt::format("{}: input_{}.pb is {} but parameter {} ('{}') is {}", set.name, i,
-                                  lit->shape().ToString(), i, params[i]->name, params[i]->shape.ToString()));
-      }
-      args.push_back(std::move(*lit));
-    }
-
-    auto results = Evaluate(module, args);
-    if (!results.ok()) {
-      const Status& s = results.status();
-      std::string r = fmt::format("{}: evaluate: {}", set.name, s.message());
-      return s.code() == StatusCode::kUnimplemented ? Unsupported(r) : Failed(r);
-    }
-    if (results->size() != set.outputs.size()) {
-      return Failed(fmt::format("{}: module returned {} outputs, expected {}", set.name, results->size(),
-                                set.outputs.size()));
-    }
-    std::vector<std::string> names = module.OutputNames();
-    for (size_t i = 0; i < set.outputs.size(); ++i) {
-      auto want = TensorProtoToLiteral(set.outputs[i]);
-      if (!want.ok()) {
-        std::string r = fmt::format("{}: output_{}.pb: {}", set.name, i, want.status().message());
-        return want.status().code() == StatusCode::kUnimplemented ? Unsupported(r) : Failed(r);
-      }
-      std::string diff = CompareLiterals((*results)[i], *want);
-      if (!diff.empty()) {
-        std::string name = i < names.size() ? names[i] : "?";
-        return Failed(fmt::format("{}: output {} ('{}'): {}", set.name, i, name, diff));
-      }
-    }
+    if (auto r = RunDataSet(**module_or, set, fed)) return *r;
   }
   return Passed();
 }
@@ -308,7 +398,7 @@ struct Running {
 };
 
 // Forks a child that runs `test` and writes "<P|F|U><reason>" to a pipe.
-Running Spawn(const TestCase& test, size_t index, int timeout_seconds) {
+Running Spawn(const TestCase& test, size_t index, int timeout_seconds, bool bind_int_inputs) {
   int fds[2];
   XTPU_CHECK(pipe(fds) == 0);
   fflush(stdout);
@@ -318,7 +408,7 @@ Running Spawn(const TestCase& test, size_t index, int timeout_seconds) {
   if (pid == 0) {
     close(fds[0]);
     if (timeout_seconds > 0) alarm(static_cast<unsigned>(timeout_seconds));
-    TestResult r = RunTest(test);
+    TestResult r = RunTest(test, bind_int_inputs);
     std::string msg = r.outcome == Outcome::kPassed ? "P" : r.outcome == Outcome::kFailed ? "F" : "U";
     msg += r.reason.substr(0, kMaxReason);
     // Short enough to fit in the pipe buffer, so this never blocks.
@@ -349,11 +439,11 @@ TestResult Collect(int fd, int wait_status, int timeout_seconds) {
   return TestResult{o, msg.substr(1)};
 }
 
-void RunAll(std::vector<TestCase>& tests, int jobs, int timeout_seconds, bool fork_tests) {
+void RunAll(std::vector<TestCase>& tests, int jobs, int timeout_seconds, bool fork_tests, bool bind_int_inputs) {
   if (!fork_tests) {
     for (TestCase& t : tests) {
       auto start = std::chrono::steady_clock::now();
-      t.result = RunTest(t);
+      t.result = RunTest(t, bind_int_inputs);
       t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
     return;
@@ -362,7 +452,7 @@ void RunAll(std::vector<TestCase>& tests, int jobs, int timeout_seconds, bool fo
   size_t next = 0;
   while (next < tests.size() || !running.empty()) {
     while (next < tests.size() && static_cast<int>(running.size()) < jobs) {
-      Running r = Spawn(tests[next], next, timeout_seconds);
+      Running r = Spawn(tests[next], next, timeout_seconds, bind_int_inputs);
       running.emplace(r.pid, r);
       ++next;
     }
@@ -378,5 +468,360 @@ void RunAll(std::vector<TestCase>& tests, int jobs, int timeout_seconds, bool fo
   }
 }
 
+// ---------------------------------------------------------------------------
+// Reporting.
+
+const char* OutcomeName(Outcome o) {
+  return o == Outcome::kPassed ? "passed" : o == Outcome::kFailed ? "failed" : "unsupported";
+}
+
+// The op a reason is about: the model's op type named earliest in the
+// reason (as a whole word), or "" when it names none.
+std::string OpInReason(const TestCase& t) {
+  size_t best_pos = std::string::npos;
+  std::string best;
+  for (const std::string& op : t.op_types) {
+    std::regex word("\\b" + op + "\\b");
+    std::smatch m;
+    if (std::regex_search(t.result.reason, m, word) && static_cast<size_t>(m.position(0)) < best_pos) {
+      best_pos = static_cast<size_t>(m.position(0));
+      best = op;
+    }
+  }
+  return best;
+}
+
+// A reason with test-specific details (quoted names, numbers) blanked out,
+// so that reasons of the same kind group together.
+std::string GenericReason(const std::string& reason) {
+  std::string r = std::regex_replace(reason, std::regex("test_data_set_[0-9]+: "), "");
+  r = std::regex_replace(r, std::regex("'[^']*'"), "'…'");
+  r = std::regex_replace(r, std::regex("[0-9]+"), "N");
+  if (r.size() > 120) r = r.substr(0, 117) + "...";
+  return r;
+}
+
+// The group a failed or unsupported test is counted under.
+std::string GroupOf(const TestCase& t) {
+  std::string op = OpInReason(t);
+  if (!op.empty()) return op;
+  if (t.result.outcome == Outcome::kFailed && t.op_types.size() == 1) return t.op_types[0];
+  std::smatch m;
+  if (std::regex_search(t.result.reason, m, std::regex("element type ([A-Za-z0-9_]+) is not supported"))) {
+    return "(dtype " + m[1].str() + ")";
+  }
+  return "(" + GenericReason(t.result.reason) + ")";
+}
+
+struct FolderCounts {
+  int passed = 0, failed = 0, unsupported = 0;
+  int total() const { return passed + failed + unsupported; }
+  void Add(Outcome o) { (o == Outcome::kPassed ? passed : o == Outcome::kFailed ? failed : unsupported)++; }
+};
+
+std::vector<std::pair<std::string, FolderCounts>> CountByFolder(const std::vector<TestCase>& tests,
+                                                                 const std::vector<std::string>& folders) {
+  std::vector<std::pair<std::string, FolderCounts>> rows;
+  for (const std::string& f : folders) {
+    FolderCounts c;
+    for (const TestCase& t : tests) {
+      if (t.folder == f) c.Add(t.result.outcome);
+    }
+    rows.emplace_back(f, c);
+  }
+  FolderCounts all;
+  for (const TestCase& t : tests) all.Add(t.result.outcome);
+  rows.emplace_back("total", all);
+  return rows;
+}
+
+struct OpRow {
+  std::string group;
+  int reported = 0;     // tests whose reason is this group
+  int only_missing = 0; // tests where this is the only op not seen in a passing test
+  std::string example;  // one test and its reason
+};
+
+// Unsupported tests grouped by op, most tests first.
+std::vector<OpRow> UnsupportedByOp(const std::vector<TestCase>& tests) {
+  std::set<std::string> seen_passing;
+  for (const TestCase& t : tests) {
+    if (t.result.outcome == Outcome::kPassed) seen_passing.insert(t.op_types.begin(), t.op_types.end());
+  }
+  std::map<std::string, OpRow> rows;
+  for (const TestCase& t : tests) {
+    if (t.result.outcome != Outcome::kUnsupported) continue;
+    std::string g = GroupOf(t);
+    OpRow& row = rows[g];
+    row.group = g;
+    row.reported++;
+    if (row.example.empty()) row.example = t.id() + ": " + t.result.reason;
+    std::vector<std::string> missing;
+    for (const std::string& op : t.op_types) {
+      if (!seen_passing.count(op)) missing.push_back(op);
+    }
+    if (missing.size() == 1) {
+      OpRow& m = rows[missing[0]];
+      m.group = missing[0];
+      m.only_missing++;
+    }
+  }
+  std::vector<OpRow> out;
+  for (auto& [g, row] : rows) out.push_back(row);
+  std::stable_sort(out.begin(), out.end(), [](const OpRow& a, const OpRow& b) {
+    return std::max(a.reported, a.only_missing) > std::max(b.reported, b.only_missing);
+  });
+  return out;
+}
+
+// Passing tests that needed RunWithBoundInputs.
+int CountBound(const std::vector<TestCase>& tests) {
+  int n = 0;
+  for (const TestCase& t : tests) n += t.result.outcome == Outcome::kPassed && !t.result.reason.empty();
+  return n;
+}
+
+void PrintSummary(const std::vector<TestCase>& tests, const std::vector<std::string>& folders, double seconds) {
+  fmt::print("\n{:<20} {:>7} {:>7} {:>12} {:>7}\n", "folder", "passed", "failed", "unsupported", "total");
+  for (const auto& [folder, c] : CountByFolder(tests, folders)) {
+    fmt::print("{:<20} {:>7} {:>7} {:>12} {:>7}\n", folder, c.passed, c.failed, c.unsupported, c.total());
+  }
+  FolderCounts all;
+  for (const TestCase& t : tests) all.Add(t.result.outcome);
+  fmt::print("conformance: {} passed, {} failed, {} unsupported ({} tests, {:.1f} s)\n", all.passed, all.failed,
+             all.unsupported, all.total(), seconds);
+  if (int bound = CountBound(tests); bound > 0) {
+    fmt::print("({} of the passing tests ran with their int inputs bound as constants; see --no-bind)\n", bound);
+  }
+}
+
+std::string MarkdownEscape(std::string s) {
+  s = std::regex_replace(s, std::regex("\\|"), "\\|");
+  s = std::regex_replace(s, std::regex("\n"), " ");
+  return s;
+}
+
+std::string MarkdownTables(const std::vector<TestCase>& tests, const std::vector<std::string>& folders) {
+  std::ostringstream f;
+  f << "### Counts per folder\n\n| folder | passed | failed | unsupported | total |\n|---|---:|---:|---:|---:|\n";
+  for (const auto& [folder, c] : CountByFolder(tests, folders)) {
+    f << fmt::format("| {} | {} | {} | {} | {} |\n", folder, c.passed, c.failed, c.unsupported, c.total());
+  }
+
+  if (int bound = CountBound(tests); bound > 0) {
+    f << fmt::format("\n{} of the passing tests needed their int inputs bound as constants "
+                     "(a shape-like operand was a graph input):", bound);
+    for (const TestCase& t : tests) {
+      if (t.result.outcome == Outcome::kPassed && !t.result.reason.empty()) f << " " << t.name;
+    }
+    f << ".\n";
+  }
+  f << "\n### Unsupported, grouped by op\n\n"
+       "`reported`: tests whose unsupported reason names this op (or this reason). "
+       "`only missing op`: tests in which this is the only op that no passing test uses, "
+       "so supporting it would most likely make them run.\n\n"
+       "| op or reason | reported | only missing op | example |\n|---|---:|---:|---|\n";
+  for (const OpRow& r : UnsupportedByOp(tests)) {
+    f << fmt::format("| {} | {} | {} | {} |\n", MarkdownEscape(r.group), r.reported, r.only_missing,
+                     MarkdownEscape(r.example.size() > 200 ? r.example.substr(0, 197) + "..." : r.example));
+  }
+
+  f << "\n### Failures\n\n";
+  bool any = false;
+  for (const TestCase& t : tests) {
+    if (t.result.outcome != Outcome::kFailed) continue;
+    if (!any) f << "| test | group | reason |\n|---|---|---|\n";
+    any = true;
+    f << fmt::format("| {} | {} | {} |\n", t.id(), MarkdownEscape(GroupOf(t)), MarkdownEscape(t.result.reason));
+  }
+  if (!any) f << "None.\n";
+  return f.str();
+}
+
+constexpr const char* kBeginMarker = "<!-- BEGIN generated by xtpu-conformance --markdown; do not edit -->\n";
+constexpr const char* kEndMarker = "<!-- END generated by xtpu-conformance --markdown -->\n";
+
+// Writes the tables to `path`. When `path` already holds the BEGIN/END
+// markers, only the text between them is replaced, so a hand-written
+// document (docs/conformance.md) can be regenerated in place.
+Status WriteMarkdown(const std::string& path, const std::vector<TestCase>& tests,
+                     const std::vector<std::string>& folders) {
+  std::string before, after;
+  if (auto old = ReadFileBytes(path); old.ok()) {
+    size_t b = old->find(kBeginMarker), e = old->find(kEndMarker);
+    if (b != std::string::npos && e != std::string::npos && b < e) {
+      before = old->substr(0, b);
+      after = old->substr(e + std::string(kEndMarker).size());
+    }
+  }
+  std::ofstream f(path);
+  if (!f) return Error("cannot write '{}'", path);
+  f << before << kBeginMarker << "\n" << MarkdownTables(tests, folders) << "\n" << kEndMarker << after;
+  return f ? OkStatus() : Error("cannot write '{}'", path);
+}
+
+StatusOr<std::vector<std::string>> ReadTestList(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return NotFound("cannot open expected-passing list '{}'", path);
+  std::vector<std::string> ids;
+  std::string line;
+  while (std::getline(f, line)) {
+    line = std::regex_replace(line, std::regex("^\\s+|\\s+$"), "");
+    if (line.empty() || line[0] == '#') continue;
+    ids.push_back(line);
+  }
+  return ids;
+}
+
+std::vector<TestCase> Discover(const fs::path& data, const std::vector<std::string>& folders,
+                               const std::string& filter) {
+  std::vector<TestCase> tests;
+  for (const std::string& folder : folders) {
+    fs::path dir = data / folder;
+    if (!fs::is_directory(dir)) {
+      fmt::print(stderr, "xtpu-conformance: warning: no folder '{}'\n", dir.string());
+      continue;
+    }
+    std::vector<TestCase> in_folder;
+    for (const auto& e : fs::directory_iterator(dir)) {
+      if (!e.is_directory() || !fs::exists(e.path() / "model.onnx")) continue;
+      TestCase t{folder, e.path().filename().string(), e.path(), {}, {}, 0};
+      if (!filter.empty() && t.id().find(filter) == std::string::npos) continue;
+      in_folder.push_back(std::move(t));
+    }
+    std::sort(in_folder.begin(), in_folder.end(), [](const TestCase& a, const TestCase& b) { return a.name < b.name; });
+    for (TestCase& t : in_folder) tests.push_back(std::move(t));
+  }
+  return tests;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"Runs ONNX's backend test data through the xtpu ONNX importer and reference evaluator."};
+  std::string data = "/usr/share/libonnx-testdata/data";
+  std::string folders_arg = "node,simple,pytorch-converted,pytorch-operator";
+  std::string filter, list_passing, expected, markdown;
+  bool verbose = false, no_fork = false, no_bind = false;
+  int timeout_seconds = 60, jobs = 1;
+  app.add_option("--data", data, "ONNX backend test data directory")->capture_default_str();
+  app.add_option("--folders", folders_arg, "comma-separated folders under --data")->capture_default_str();
+  app.add_option("--filter", filter, "run only tests whose 'folder/name' contains this");
+  app.add_option("--list-passing", list_passing, "write the sorted passing tests to this file");
+  app.add_option("--expected", expected, "exit 1 if a test listed in this file does not pass");
+  app.add_option("--markdown", markdown, "write counts, unsupported ops and failures as markdown");
+  app.add_option("--timeout-seconds", timeout_seconds, "per-test time limit (0: none)")->capture_default_str();
+  app.add_option("-j,--jobs", jobs, "tests run at the same time")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_flag("-v,--verbose", verbose, "print every failed and unsupported test with its reason");
+  app.add_flag("--no-fork", no_fork, "run tests in this process (for a debugger; a crash ends the run)");
+  app.add_flag("--no-bind", no_bind,
+               "do not retry models that need a constant shape input with their int inputs bound to the data");
+  CLI11_PARSE(app, argc, argv);
+
+  std::vector<std::string> folders;
+  std::stringstream ss(folders_arg);
+  for (std::string f; std::getline(ss, f, ',');) {
+    if (!f.empty()) folders.push_back(f);
+  }
+  std::vector<TestCase> tests = Discover(data, folders, filter);
+  if (tests.empty()) {
+    fmt::print(stderr, "xtpu-conformance: no tests found under '{}' (folders {}, filter '{}')\n", data, folders_arg,
+               filter);
+    return 2;
+  }
+
+  auto start = std::chrono::steady_clock::now();
+  RunAll(tests, jobs, timeout_seconds, !no_fork, !no_bind);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (TestCase& t : tests) t.op_types = ModelOpTypes(t.dir);
+
+  std::vector<std::string> crashed;
+  for (const TestCase& t : tests) {
+    if (t.result.outcome == Outcome::kPassed) {
+      if (verbose && !t.result.reason.empty()) fmt::print("PASSED {} ({})\n", t.id(), t.result.reason);
+      continue;
+    }
+    if (t.result.reason.rfind("crashed", 0) == 0) crashed.push_back(t.id());
+    if (verbose || t.result.outcome == Outcome::kFailed) {
+      fmt::print("{} {}: {}\n", t.result.outcome == Outcome::kFailed ? "FAILED" : "UNSUPPORTED", t.id(),
+                 t.result.reason);
+    }
+  }
+  if (verbose) {
+    std::vector<const TestCase*> slow;
+    for (const TestCase& t : tests) slow.push_back(&t);
+    std::sort(slow.begin(), slow.end(), [](auto* a, auto* b) { return a->seconds > b->seconds; });
+    fmt::print("\nslowest tests:\n");
+    for (size_t i = 0; i < std::min<size_t>(5, slow.size()); ++i) {
+      fmt::print("  {:6.2f} s  {} ({})\n", slow[i]->seconds, slow[i]->id(), OutcomeName(slow[i]->result.outcome));
+    }
+  }
+  PrintSummary(tests, folders, seconds);
+  if (!crashed.empty()) fmt::print("crashed: {}\n", fmt::join(crashed, ", "));
+
+  if (!list_passing.empty()) {
+    std::vector<std::string> ids;
+    for (const TestCase& t : tests) {
+      if (t.result.outcome == Outcome::kPassed) ids.push_back(t.id());
+    }
+    std::sort(ids.begin(), ids.end());
+    std::ofstream f(list_passing);
+    if (!f) {
+      fmt::print(stderr, "xtpu-conformance: cannot write '{}'\n", list_passing);
+      return 2;
+    }
+    for (const std::string& id : ids) f << id << "\n";
+  }
+  if (!markdown.empty()) {
+    Status s = WriteMarkdown(markdown, tests, folders);
+    if (!s.ok()) {
+      fmt::print(stderr, "xtpu-conformance: {}\n", s.message());
+      return 2;
+    }
+  }
+
+  if (!expected.empty()) {
+    auto ids = ReadTestList(expected);
+    if (!ids.ok()) {
+      fmt::print(stderr, "xtpu-conformance: {}\n", ids.status().message());
+      return 2;
+    }
+    std::map<std::string, const TestCase*> by_id;
+    for (const TestCase& t : tests) by_id[t.id()] = &t;
+    std::set<std::string> expected_set(ids->begin(), ids->end());
+    int regressions = 0;
+    for (const std::string& id : *ids) {
+      auto it = by_id.find(id);
+      if (it == by_id.end()) {
+        // Not selected by --folders/--filter, unless its folder was run in full.
+        std::string folder = id.substr(0, id.find('/'));
+        bool folder_run = filter.empty() && std::find(folders.begin(), folders.end(), folder) != folders.end();
+        if (folder_run) {
+          fmt::print("REGRESSION {}: listed in {} but not found\n", id, expected);
+          ++regressions;
+        }
+        continue;
+      }
+      const TestCase& t = *it->second;
+      if (t.result.outcome != Outcome::kPassed) {
+        fmt::print("REGRESSION {}: {}: {}\n", id, OutcomeName(t.result.outcome), t.result.reason);
+        ++regressions;
+      }
+    }
+    int newly = 0;
+    for (const TestCase& t : tests) {
+      if (t.result.outcome == Outcome::kPassed && !expected_set.count(t.id())) ++newly;
+    }
+    if (newly > 0) {
+      fmt::print("{} passing tests are not in {}; add them with --list-passing\n", newly, expected);
+    }
+    if (regressions > 0) {
+      fmt::print("conformance: {} expected-passing tests no longer pass\n", regressions);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace xtpu
+
+int main(int argc, char** argv) { return xtpu::Main(argc, argv); }

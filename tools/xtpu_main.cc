@@ -68,10 +68,27 @@ int Main(int argc, char** argv) {
                       "Size for symbolic ONNX input dims such as batch_size (default 1)");
   run_cmd->add_flag("-q,--quiet", run_args.quiet, "Do not print timings to stderr");
 
+  ChipShowArgs chip_args;
+  CLI::App* chip_cmd = app.add_subcommand("chip", "Inspect chip descriptions (configs/*.toml)");
+  chip_cmd->require_subcommand(1);
+  CLI::App* chip_show = chip_cmd->add_subcommand(
+      "show", "Print a chip description with every parameter, its unit and origin, and the derived "
+              "peaks (FLOP/s per dtype, bytes/s per memory level, ridge point)");
+  chip_show->add_option("chip", chip_args.chip, "Preset name (v1, v4, v5e, edge) or a .toml file")
+      ->required();
+  chip_show->add_option("--set", chip_args.overrides, "key=value: override a parameter (repeatable)");
+  chip_show->add_flag("--json", chip_args.json, "Print JSON instead of a table");
+
   // CLI11 would report an unknown command as a missing one; name it instead.
   std::string first = argc > 1 ? argv[1] : "";
-  if (!first.empty() && first[0] != '-' && first != "import" && first != "opt" && first != "run") {
-    return Fail(fmt::format("unknown command '{}'; commands are: import, opt, run (see xtpu --help)", argv[1]));
+  std::string names;
+  bool known = false;
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+    known |= sub->get_name() == first;
+  }
+  if (!first.empty() && first[0] != '-' && !known) {
+    return Fail(fmt::format("unknown command '{}'; commands are: {} (see xtpu --help)", argv[1], names));
   }
   try {
     app.parse(argc, argv);
@@ -85,6 +102,7 @@ int Main(int argc, char** argv) {
   if (import_cmd->parsed()) status = Import(import_args);
   else if (opt_cmd->parsed()) status = Opt(opt_args);
   else if (run_cmd->parsed()) status = Run(run_args);
+  else if (chip_show->parsed()) status = ChipShow(chip_args);
   if (!status.ok()) return Fail(status.message());
   return 0;
 }
