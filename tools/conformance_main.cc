@@ -560,7 +560,8 @@ std::vector<OpRow> UnsupportedByOp(const std::vector<TestCase>& tests) {
     for (const std::string& op : t.op_types) {
       if (!seen_passing.count(op)) missing.push_back(op);
     }
-    if (missing.size() == 1) {
+    // Only when the import stopped at an op (not at a dtype or a sequence).
+    if (missing.size() == 1 && g[0] != '(') {
       OpRow& m = rows[missing[0]];
       m.group = missing[0];
       m.only_missing++;
@@ -591,7 +592,7 @@ void PrintSummary(const std::vector<TestCase>& tests, const std::vector<std::str
   fmt::print("conformance: {} passed, {} failed, {} unsupported ({} tests, {:.1f} s)\n", all.passed, all.failed,
              all.unsupported, all.total(), seconds);
   if (int bound = CountBound(tests); bound > 0) {
-    fmt::print("({} of the passing tests ran with their int inputs bound as constants; see --no-bind)\n", bound);
+    fmt::print("({} of the passing tests ran with some graph inputs bound as constants; see --no-bind)\n", bound);
   }
 }
 
@@ -609,17 +610,19 @@ std::string MarkdownTables(const std::vector<TestCase>& tests, const std::vector
   }
 
   if (int bound = CountBound(tests); bound > 0) {
-    f << fmt::format("\n{} of the passing tests needed their int inputs bound as constants "
+    f << fmt::format("\n{} of the passing tests needed some graph inputs bound as constants "
                      "(a shape-like operand was a graph input):", bound);
+    std::vector<std::string> ids;
     for (const TestCase& t : tests) {
-      if (t.result.outcome == Outcome::kPassed && !t.result.reason.empty()) f << " " << t.name;
+      if (t.result.outcome == Outcome::kPassed && !t.result.reason.empty()) ids.push_back(t.id());
     }
-    f << ".\n";
+    f << " " << fmt::format("{}", fmt::join(ids, ", ")) << ".\n";
   }
   f << "\n### Unsupported, grouped by op\n\n"
        "`reported`: tests whose unsupported reason names this op (or this reason). "
-       "`only missing op`: tests in which this is the only op that no passing test uses, "
-       "so supporting it would most likely make them run.\n\n"
+       "`only missing op`: tests stopped at an unsupported op in which this is the only op that "
+       "no passing test uses, so supporting it would most likely make them run "
+       "(a test can also be counted under the op its import stopped at).\n\n"
        "| op or reason | reported | only missing op | example |\n|---|---:|---:|---|\n";
   for (const OpRow& r : UnsupportedByOp(tests)) {
     f << fmt::format("| {} | {} | {} | {} |\n", MarkdownEscape(r.group), r.reported, r.only_missing,
@@ -713,7 +716,7 @@ int Main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "print every failed and unsupported test with its reason");
   app.add_flag("--no-fork", no_fork, "run tests in this process (for a debugger; a crash ends the run)");
   app.add_flag("--no-bind", no_bind,
-               "do not retry models that need a constant shape input with their int inputs bound to the data");
+               "do not retry a model that needs a constant input with its inputs bound to the data set values");
   CLI11_PARSE(app, argc, argv);
 
   std::vector<std::string> folders;
