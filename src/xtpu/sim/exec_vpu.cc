@@ -1,0 +1,316 @@
+// Functional semantics of the vector-unit instructions (docs/isa.md):
+// elementwise binary/unary ops, reductions across sublanes, conversions and
+// int8 requantization, over tiles in VMEM. Also the row I/O helpers shared
+// with the cross-lane unit.
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+#include "xtpu/sim/device.h"
+
+namespace xtpu::sim {
+
+using isa::BinOp;
+using isa::Opcode;
+using isa::RedOp;
+using isa::UnOp;
+
+// ---- Row I/O --------------------------------------------------------------
+
+void LoadRowF32(const Memory& m, int64_t addr, int64_t n, DType t, float* out) {
+  if (t == DType::kF32) return m.Read(addr, out, n * 4);
+  thread_local std::vector<uint16_t> b;
+  b.resize(static_cast<size_t>(n));
+  m.Read(addr, b.data(), n * 2);
+  for (int64_t i = 0; i < n; ++i) out[i] = bf16{b[i]}.ToFloat();
+}
+
+void StoreRowF32(Memory& m, int64_t addr, int64_t n, DType t, const float* in) {
+  if (t == DType::kF32) return m.Write(addr, in, n * 4);
+  thread_local std::vector<uint16_t> b;
+  b.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) b[i] = bf16::FromFloat(in[i]).bits;
+  m.Write(addr, b.data(), n * 2);
+}
+
+void LoadRowS32(const Memory& m, int64_t addr, int64_t n, DType t, int32_t* out) {
+  if (t == DType::kS32) return m.Read(addr, out, n * 4);
+  thread_local std::vector<int8_t> b;
+  b.resize(static_cast<size_t>(n));
+  m.Read(addr, b.data(), n);
+  for (int64_t i = 0; i < n; ++i) out[i] = b[i];
+}
+
+void StoreRowS32(Memory& m, int64_t addr, int64_t n, DType t, const int32_t* in) {
+  if (t == DType::kS32) return m.Write(addr, in, n * 4);
+  thread_local std::vector<int8_t> b;
+  b.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) b[i] = static_cast<int8_t>(std::clamp(in[i], -128, 127));
+  m.Write(addr, b.data(), n);
+}
+
+float MaxF32(float a, float b) {
+  if (std::isnan(a)) return a;
+  if (std::isnan(b)) return b;
+  if (a == b) return std::signbit(a) ? b : a;
+  return a > b ? a : b;
+}
+
+float MinF32(float a, float b) {
+  if (std::isnan(a)) return a;
+  if (std::isnan(b)) return b;
+  if (a == b) return std::signbit(a) ? a : b;
+  return a < b ? a : b;
+}
+
+namespace {
+
+bool IsFloatT(DType t) { return t == DType::kF32 || t == DType::kBF16; }
+
+int32_t Wrap(int64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(v))); }
+
+float BinF(BinOp op, float a, float b) {
+  switch (op) {
+    case BinOp::kAdd: return a + b;
+    case BinOp::kSub: return a - b;
+    case BinOp::kMul: return a * b;
+    case BinOp::kDiv: return a / b;
+    case BinOp::kMax: return MaxF32(a, b);
+    case BinOp::kMin: return MinF32(a, b);
+    default: return 0;  // rejected by ValidateInstruction
+  }
+}
+
+int32_t BinI(BinOp op, int32_t a, int32_t b) {
+  const uint32_t ua = static_cast<uint32_t>(a), ub = static_cast<uint32_t>(b);
+  switch (op) {
+    case BinOp::kAdd: return static_cast<int32_t>(ua + ub);
+    case BinOp::kSub: return static_cast<int32_t>(ua - ub);
+    case BinOp::kMul: return static_cast<int32_t>(ua * ub);
+    case BinOp::kMax: return std::max(a, b);
+    case BinOp::kMin: return std::min(a, b);
+    case BinOp::kAnd: return static_cast<int32_t>(ua & ub);
+    case BinOp::kOr: return static_cast<int32_t>(ua | ub);
+    case BinOp::kXor: return static_cast<int32_t>(ua ^ ub);
+    case BinOp::kShl: return static_cast<int32_t>(ua << (ub & 31));
+    case BinOp::kShr: return a >> (ub & 31);  // arithmetic
+    default: return 0;
+  }
+}
+
+float UnF(UnOp op, float a) {
+  switch (op) {
+    case UnOp::kCopy: return a;
+    case UnOp::kNeg: return std::bit_cast<float>(std::bit_cast<uint32_t>(a) ^ 0x80000000u);
+    case UnOp::kAbs: return std::bit_cast<float>(std::bit_cast<uint32_t>(a) & 0x7fffffffu);
+    case UnOp::kRelu: return MaxF32(a, 0.0f);
+    case UnOp::kExp: return static_cast<float>(std::exp(static_cast<double>(a)));
+    case UnOp::kLog: return static_cast<float>(std::log(static_cast<double>(a)));
+    case UnOp::kTanh: return static_cast<float>(std::tanh(static_cast<double>(a)));
+    case UnOp::kSqrt: return std::sqrt(a);
+    case UnOp::kRsqrt: return static_cast<float>(1.0 / std::sqrt(static_cast<double>(a)));
+    case UnOp::kRecip: return 1.0f / a;
+    case UnOp::kErf: return static_cast<float>(std::erf(static_cast<double>(a)));
+  }
+  return 0;
+}
+
+int32_t UnI(UnOp op, int32_t a) {
+  switch (op) {
+    case UnOp::kCopy: return a;
+    case UnOp::kNeg: return Wrap(-static_cast<int64_t>(a));
+    case UnOp::kAbs: return Wrap(a < 0 ? -static_cast<int64_t>(a) : a);
+    case UnOp::kRelu: return std::max(a, 0);
+    default: return 0;
+  }
+}
+
+float RedF(RedOp op, float s, float x) {
+  return op == RedOp::kSum ? s + x : op == RedOp::kMax ? MaxF32(s, x) : MinF32(s, x);
+}
+int32_t RedI(RedOp op, int32_t s, int32_t x) {
+  return op == RedOp::kSum ? static_cast<int32_t>(static_cast<uint32_t>(s) + static_cast<uint32_t>(x))
+         : op == RedOp::kMax ? std::max(s, x)
+                             : std::min(s, x);
+}
+
+Status Binary(Device& d, Core& c, const Resolved& r, bool imm_form) {
+  const auto op = static_cast<BinOp>(r["op"]);
+  const DType t = static_cast<DType>(r["dtype"]);
+  const int64_t dst = r["dst"], a = r["a"], rows = r["rows"], cols = r["cols"], ds = r["ds"], as = r["as"];
+  const int esz = DTypeBytes(t);
+  Memory& vm = c.vmem;
+  RETURN_IF_ERROR(CheckTile(vm, a, as, rows, cols * esz));
+  RETURN_IF_ERROR(CheckTile(vm, dst, ds, rows, cols * esz));
+  int64_t b = 0, bs = 0;
+  bool bcol = false;
+  if (!imm_form) {
+    b = r["b"], bs = r["bs"];
+    bcol = static_cast<isa::BMode>(r["bmode"]) == isa::BMode::kCol;
+    RETURN_IF_ERROR(CheckTile(vm, b, bs, rows, (bcol ? 1 : cols) * esz));
+  }
+  RETURN_IF_ERROR(d.ChargeWork(rows * cols));
+  const uint32_t imm = static_cast<uint32_t>(imm_form ? r["imm"] : 0);
+  std::vector<uint32_t> va(cols), vb(cols), vo(cols);  // 32-bit lanes: f32 or s32
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t bn = bcol ? 1 : cols;
+    if (IsFloatT(t)) {
+      auto* fa = reinterpret_cast<float*>(va.data());
+      auto* fb = reinterpret_cast<float*>(vb.data());
+      auto* fo = reinterpret_cast<float*>(vo.data());
+      LoadRowF32(vm, a + i * as, cols, t, fa);
+      if (imm_form) std::fill(fb, fb + cols, std::bit_cast<float>(imm));
+      else LoadRowF32(vm, b + i * bs, bn, t, fb);
+      for (int64_t j = 0; j < cols; ++j) fo[j] = BinF(op, fa[j], fb[bcol ? 0 : j]);
+      StoreRowF32(vm, dst + i * ds, cols, t, fo);
+    } else {
+      auto* ia = reinterpret_cast<int32_t*>(va.data());
+      auto* ib = reinterpret_cast<int32_t*>(vb.data());
+      auto* io = reinterpret_cast<int32_t*>(vo.data());
+      LoadRowS32(vm, a + i * as, cols, t, ia);
+      if (imm_form) std::fill(ib, ib + cols, static_cast<int32_t>(imm));
+      else LoadRowS32(vm, b + i * bs, bn, t, ib);
+      for (int64_t j = 0; j < cols; ++j) io[j] = BinI(op, ia[j], ib[bcol ? 0 : j]);
+      StoreRowS32(vm, dst + i * ds, cols, t, io);
+    }
+  }
+  d.stats().vpu_ops += rows * cols;
+  d.stats().vmem_read_bytes += rows * cols * esz * (imm_form ? 1 : 2);
+  d.stats().vmem_write_bytes += rows * cols * esz;
+  return OkStatus();
+}
+
+Status Unary(Device& d, Core& c, const Resolved& r) {
+  const auto op = static_cast<UnOp>(r["op"]);
+  const DType t = static_cast<DType>(r["dtype"]);
+  const int64_t dst = r["dst"], a = r["a"], rows = r["rows"], cols = r["cols"], ds = r["ds"], as = r["as"];
+  const int esz = DTypeBytes(t);
+  RETURN_IF_ERROR(CheckTile(c.vmem, a, as, rows, cols * esz));
+  RETURN_IF_ERROR(CheckTile(c.vmem, dst, ds, rows, cols * esz));
+  RETURN_IF_ERROR(d.ChargeWork(rows * cols));
+  std::vector<float> f(IsFloatT(t) ? cols : 0);
+  std::vector<int32_t> v(IsFloatT(t) ? 0 : cols);
+  for (int64_t i = 0; i < rows; ++i) {
+    if (IsFloatT(t)) {
+      LoadRowF32(c.vmem, a + i * as, cols, t, f.data());
+      for (float& x : f) x = UnF(op, x);
+      StoreRowF32(c.vmem, dst + i * ds, cols, t, f.data());
+    } else {
+      LoadRowS32(c.vmem, a + i * as, cols, t, v.data());
+      for (int32_t& x : v) x = UnI(op, x);
+      StoreRowS32(c.vmem, dst + i * ds, cols, t, v.data());
+    }
+  }
+  d.stats().vpu_ops += rows * cols;
+  d.stats().vmem_read_bytes += rows * cols * esz;
+  d.stats().vmem_write_bytes += rows * cols * esz;
+  return OkStatus();
+}
+
+Status Reduce(Device& d, Core& c, const Resolved& r) {
+  const auto op = static_cast<RedOp>(r["op"]);
+  const DType t = static_cast<DType>(r["dtype"]);
+  const int64_t dst = r["dst"], src = r["src"], rows = r["rows"], cols = r["cols"], ss = r["ss"];
+  const int esz = DTypeBytes(t);
+  if (rows < 1) return Error("reduce over {} rows (need at least 1)", rows);
+  RETURN_IF_ERROR(CheckTile(c.vmem, src, ss, rows, cols * esz));
+  RETURN_IF_ERROR(CheckTile(c.vmem, dst, 0, 1, cols * esz));
+  RETURN_IF_ERROR(d.ChargeWork(rows * cols));
+  if (IsFloatT(t)) {
+    std::vector<float> s(cols), x(cols);
+    LoadRowF32(c.vmem, src, cols, t, s.data());
+    for (int64_t i = 1; i < rows; ++i) {
+      LoadRowF32(c.vmem, src + i * ss, cols, t, x.data());
+      for (int64_t j = 0; j < cols; ++j) s[j] = RedF(op, s[j], x[j]);
+    }
+    StoreRowF32(c.vmem, dst, cols, t, s.data());
+  } else {
+    std::vector<int32_t> s(cols), x(cols);
+    LoadRowS32(c.vmem, src, cols, t, s.data());
+    for (int64_t i = 1; i < rows; ++i) {
+      LoadRowS32(c.vmem, src + i * ss, cols, t, x.data());
+      for (int64_t j = 0; j < cols; ++j) s[j] = RedI(op, s[j], x[j]);
+    }
+    StoreRowS32(c.vmem, dst, cols, t, s.data());
+  }
+  d.stats().vpu_ops += rows * cols;
+  d.stats().vmem_read_bytes += rows * cols * esz;
+  d.stats().vmem_write_bytes += cols * esz;
+  return OkStatus();
+}
+
+int32_t F32ToS32(float f) {
+  if (std::isnan(f)) return 0;
+  double v = std::nearbyint(static_cast<double>(f));  // round half to even
+  return static_cast<int32_t>(std::clamp(v, -2147483648.0, 2147483647.0));
+}
+
+Status Convert(Device& d, Core& c, const Resolved& r) {
+  const DType to = static_cast<DType>(r["to"]), from = static_cast<DType>(r["from"]);
+  const int64_t dst = r["dst"], src = r["src"], rows = r["rows"], cols = r["cols"], ds = r["ds"], ss = r["ss"];
+  RETURN_IF_ERROR(CheckTile(c.vmem, src, ss, rows, cols * DTypeBytes(from)));
+  RETURN_IF_ERROR(CheckTile(c.vmem, dst, ds, rows, cols * DTypeBytes(to)));
+  RETURN_IF_ERROR(d.ChargeWork(rows * cols));
+  std::vector<float> f(cols);
+  std::vector<int32_t> v(cols);
+  for (int64_t i = 0; i < rows; ++i) {
+    if (IsFloatT(from)) LoadRowF32(c.vmem, src + i * ss, cols, from, f.data());
+    else LoadRowS32(c.vmem, src + i * ss, cols, from, v.data());
+    if (IsFloatT(from) && !IsFloatT(to)) {
+      for (int64_t j = 0; j < cols; ++j) v[j] = F32ToS32(f[j]);
+    } else if (!IsFloatT(from) && IsFloatT(to)) {
+      for (int64_t j = 0; j < cols; ++j) f[j] = static_cast<float>(v[j]);  // round to nearest even
+    }
+    if (IsFloatT(to)) StoreRowF32(c.vmem, dst + i * ds, cols, to, f.data());
+    else StoreRowS32(c.vmem, dst + i * ds, cols, to, v.data());
+  }
+  d.stats().vpu_ops += rows * cols;
+  d.stats().vmem_read_bytes += rows * cols * DTypeBytes(from);
+  d.stats().vmem_write_bytes += rows * cols * DTypeBytes(to);
+  return OkStatus();
+}
+
+Status Requant(Device& d, Core& c, const Resolved& r) {
+  const int64_t dst = r["dst"], src = r["src"], rows = r["rows"], cols = r["cols"], ds = r["ds"], ss = r["ss"];
+  const int64_t zp = r["zero_point"];
+  const double scale = std::bit_cast<float>(static_cast<uint32_t>(r["scale"]));
+  RETURN_IF_ERROR(CheckTile(c.vmem, src, ss, rows, cols * 4));
+  RETURN_IF_ERROR(CheckTile(c.vmem, dst, ds, rows, cols));
+  RETURN_IF_ERROR(d.ChargeWork(rows * cols));
+  std::vector<int32_t> v(cols);
+  std::vector<int8_t> o(cols);
+  for (int64_t i = 0; i < rows; ++i) {
+    c.vmem.Read(src + i * ss, v.data(), cols * 4);
+    for (int64_t j = 0; j < cols; ++j) {
+      double x = std::nearbyint(static_cast<double>(v[j]) * scale);
+      if (std::isnan(x)) x = 0;
+      x = std::clamp(x + static_cast<double>(std::clamp<int64_t>(zp, -(1ll << 40), 1ll << 40)), -128.0, 127.0);
+      o[j] = static_cast<int8_t>(x);
+    }
+    c.vmem.Write(dst + i * ds, o.data(), cols);
+  }
+  d.stats().vpu_ops += rows * cols;
+  d.stats().vmem_read_bytes += rows * cols * 4;
+  d.stats().vmem_write_bytes += rows * cols;
+  return OkStatus();
+}
+
+}  // namespace
+
+Status ExecVpu(Device& d, Core& c, const Resolved& r) {
+  if (r["rows"] < 0 || r["cols"] < 0 || r["cols"] > (int64_t{1} << 32))
+    return Error("bad tile size {} x {}", r["rows"], r["cols"]);
+  switch (r.inst->opcode) {
+    case Opcode::kVpuBinary: return Binary(d, c, r, false);
+    case Opcode::kVpuBinaryImm: return Binary(d, c, r, true);
+    case Opcode::kVpuUnary: return Unary(d, c, r);
+    case Opcode::kVpuReduce: return Reduce(d, c, r);
+    case Opcode::kVpuConvert: return Convert(d, c, r);
+    case Opcode::kVpuRequant: return Requant(d, c, r);
+    default: break;
+  }
+  return Error("instruction is not a VPU instruction");
+}
+
+}  // namespace xtpu::sim

@@ -1,0 +1,94 @@
+// Library side of the asm / disasm / sim commands (see sim_command.h).
+#include "xtpu/sim/sim_command.h"
+
+#include <chrono>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "xtpu/chip/chip.h"
+#include "xtpu/isa/assembly.h"
+#include "xtpu/isa/encoding.h"
+#include "xtpu/sim/simulator.h"
+#include "xtpu/support/npy.h"
+
+namespace xtpu::sim {
+
+StatusOr<isa::Program> LoadProgramFile(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+  if (isa::LooksLikeProgramBinary(bytes)) {
+    StatusOr<isa::Program> p = isa::Decode(bytes);
+    if (!p.ok()) return p.status().WithPrefix(path);
+    p->source_name = path;
+    return p;
+  }
+  return isa::Assemble(bytes, path);
+}
+
+Status AsmCommand(const std::string& input_path, const std::string& output_path) {
+  ASSIGN_OR_RETURN(isa::Program p, LoadProgramFile(input_path));
+  ASSIGN_OR_RETURN(std::string bin, isa::Encode(p));
+  return WriteStringToFile(output_path, bin);
+}
+
+StatusOr<std::string> DisasmCommand(const std::string& input_path) {
+  ASSIGN_OR_RETURN(isa::Program p, LoadProgramFile(input_path));
+  return isa::Disassemble(p);
+}
+
+Status RunSimCommand(const SimCommandOptions& o, std::string* summary) {
+  ASSIGN_OR_RETURN(ChipConfig chip, LoadChip(o.chip));
+  for (const std::string& ov : o.chip_overrides) RETURN_IF_ERROR(ApplyOverride(chip, ov));
+  ASSIGN_OR_RETURN(isa::Program program, LoadProgramFile(o.program));
+  Simulator sim(chip, program, {.seed = o.seed, .threads = o.threads});
+  for (const auto& [name, path] : o.inputs) {
+    ASSIGN_OR_RETURN(Literal lit, ReadNpy(path));
+    RETURN_IF_ERROR(sim.SetBuffer(name, lit).WithPrefix(path));
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  RETURN_IF_ERROR(sim.Run());
+  double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::string s;
+  std::set<std::string> written;
+  for (const auto& [name, path] : o.outputs) {
+    ASSIGN_OR_RETURN(Literal lit, sim.GetBuffer(name));
+    RETURN_IF_ERROR(WriteNpy(path, lit));
+    s += fmt::format("wrote {} ({}) to {}\n", name, lit.shape().ToString(), path);
+    written.insert(name);
+  }
+  if (!o.output_dir.empty()) {
+    for (const isa::BufferDecl& b : program.buffers) {
+      if (written.count(b.name)) continue;
+      if (b.role != isa::BufferRole::kOutput && b.role != isa::BufferRole::kInOut) continue;
+      ASSIGN_OR_RETURN(Literal lit, sim.GetBuffer(b.name));
+      std::string path = o.output_dir + "/" + b.name + ".npy";
+      RETURN_IF_ERROR(WriteNpy(path, lit));
+      s += fmt::format("wrote {} ({}) to {}\n", b.name, lit.shape().ToString(), path);
+    }
+  }
+  const SimStats& st = sim.stats();
+  int64_t total = 0;
+  std::string per_unit;
+  for (const auto& [unit, n] : st.instructions) {
+    total += n;
+    if (n) per_unit += fmt::format(" {}={}", unit, n);
+  }
+  s += fmt::format("{}: {} instructions on chip {} ({:.3f} s host time)\n", o.program, total, chip.name, sec);
+  s += fmt::format("  per unit:{}\n", per_unit);
+  s += fmt::format("  HBM read {} B, write {} B; VMEM read {} B, write {} B\n", st.hbm_read_bytes,
+                   st.hbm_write_bytes, st.vmem_read_bytes, st.vmem_write_bytes);
+  s += fmt::format("  MXU {} FLOP, VPU {} ops, XLU {} ops\n", st.mxu_flops, st.vpu_ops, st.xlu_ops);
+  if (!o.stats_path.empty()) {
+    nlohmann::json j;
+    j["program"] = o.program;
+    j["functional"] = st.ToJson();
+    j["host_seconds"] = sec;
+    j["config"] = ChipToJson(chip);
+    RETURN_IF_ERROR(WriteStringToFile(o.stats_path, j.dump(2) + "\n"));
+    s += fmt::format("wrote stats to {}\n", o.stats_path);
+  }
+  if (summary) *summary = std::move(s);
+  return OkStatus();
+}
+
+}  // namespace xtpu::sim

@@ -1,0 +1,92 @@
+// The functional simulator: the executable spec of the ISA (docs/isa.md).
+//
+// Per core, the sequencer runs scalar instructions and dispatches the others,
+// with operands resolved to values, into the bounded in-order queue of their
+// unit. A deterministic scheduler visits the cores' sequencers and units in a
+// fixed round-robin order; each runs until it blocks (semaphore wait, full
+// queue) or runs out of work. For a correctly synchronized program the result
+// does not depend on this order. Every memory access is bounds-checked; a bad
+// access ends the run with a device fault naming core, unit, pc and address;
+// a state where nothing can proceed is reported as a deadlock listing every
+// waiting unit.
+//
+//   ASSIGN_OR_RETURN(ChipConfig chip, LoadChip("v4"));
+//   ASSIGN_OR_RETURN(isa::Program p, isa::Assemble(text, "gemm.s"));
+//   sim::Simulator s(chip, p);
+//   RETURN_IF_ERROR(s.SetBuffer("A", a));   // others: seeded random / zero
+//   RETURN_IF_ERROR(s.Run());
+//   ASSIGN_OR_RETURN(Literal c, s.GetBuffer("C"));
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "xtpu/chip/chip.h"
+#include "xtpu/ir/literal.h"
+#include "xtpu/isa/isa.h"
+#include "xtpu/support/status.h"
+
+namespace xtpu::sim {
+
+struct SimOptions {
+  uint64_t seed = 0;        // for input buffers the host did not set
+  int threads = 0;          // host threads for MXU work; 0 = hardware concurrency
+  int64_t max_steps = 0;    // instructions executed (all units); 0 = unlimited
+  int64_t max_work = 0;     // elements/bytes processed; 0 = unlimited (fuzzing)
+};
+
+// Counts from a functional run; the timing model adds cycles to these.
+struct SimStats {
+  std::map<std::string, int64_t> instructions;  // per unit: "core0.dma1" -> count
+  int64_t sequencer_steps = 0;                  // sequencer instructions executed
+  int64_t hbm_read_bytes = 0, hbm_write_bytes = 0;
+  int64_t vmem_read_bytes = 0, vmem_write_bytes = 0;
+  int64_t acc_read_bytes = 0, acc_write_bytes = 0;
+  int64_t weight_load_bytes = 0;
+  int64_t mxu_flops = 0;   // 2 per multiply-accumulate (all dtypes)
+  int64_t vpu_ops = 0;     // elements processed by the VPU
+  int64_t xlu_ops = 0;     // elements processed by the XLU
+  nlohmann::json ToJson() const;
+};
+
+class Device;  // simulator state (simulator.cc)
+
+class Simulator {
+ public:
+  Simulator(const ChipConfig& chip, const isa::Program& program, SimOptions options = {});
+  ~Simulator();
+  Simulator(const Simulator&) = delete;
+  Simulator& operator=(const Simulator&) = delete;
+
+  // Sets a declared buffer before Run. The dims must match the declaration;
+  // a different float dtype is converted (f32 data into a bf16 buffer rounds
+  // to nearest even), so .npy files (which have no bf16) can be used.
+  Status SetBuffer(const std::string& name, const Literal& value);
+  // Checks the program against the chip, places buffers (inputs the host did
+  // not set get seeded random values), runs to completion.
+  Status Run();
+  // A declared buffer's contents (after Run).
+  StatusOr<Literal> GetBuffer(const std::string& name) const;
+
+  const SimStats& stats() const;
+  const isa::Program& program() const { return program_; }
+  const ChipConfig& chip() const { return chip_; }
+
+ private:
+  ChipConfig chip_;
+  isa::Program program_;
+  SimOptions options_;
+  std::map<std::string, Literal> given_;
+  std::unique_ptr<Device> device_;
+};
+
+// Checks that a program fits a chip: cores, unit indices, registers,
+// semaphores, buffer placement. Errors name the instruction or buffer.
+Status CheckProgramForChip(const isa::Program& program, const ChipConfig& chip);
+
+}  // namespace xtpu::sim
