@@ -9,7 +9,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/build-fuzz"
 
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DXTPU_FUZZ=ON >/dev/null
-ninja -C "$build" ir_parser_fuzz onnx_import_fuzz
+ninja -C "$build" ir_parser_fuzz onnx_import_fuzz isa_fuzz
 
 # Seed corpora: the checked-in seeds plus every sample file and, for ONNX,
 # any small models in the tree. Fuzzing grows them in build-fuzz only.
@@ -24,11 +24,12 @@ seed() {  # seed <target> <dir> <glob-pattern>...
 shopt -s nullglob globstar
 seed ir_parser_fuzz "$root"/fuzz/corpus/ir/* "$root"/tests/ir/*.tir
 seed onnx_import_fuzz "$root"/fuzz/corpus/onnx/* "$root"/tests/**/*.onnx
+seed isa_fuzz "$root"/fuzz/corpus/isa/* "$root"/tests/asm/*.s
 
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export ASAN_OPTIONS="detect_leaks=1"
 status=0
-for target in ir_parser_fuzz onnx_import_fuzz; do
+for target in ir_parser_fuzz onnx_import_fuzz isa_fuzz; do
   artifacts="$build/fuzz-artifacts/$target"
   mkdir -p "$artifacts"
   echo "== $target for ${secs}s"

@@ -49,4 +49,29 @@ struct ChipShowArgs {
 };
 Status ChipShow(const ChipShowArgs& args);
 
+struct AsmArgs {
+  std::string input;   // .s
+  std::string output;  // .bin
+};
+Status Asm(const AsmArgs& args);
+
+struct DisasmArgs {
+  std::string input;  // .bin or .s
+};
+Status Disasm(const DisasmArgs& args);
+
+struct SimArgs {
+  std::string program;  // .s or .bin
+  std::string chip = "v4";
+  std::vector<std::string> overrides;  // key=value
+  std::vector<std::string> inputs;     // BUFFER=FILE.npy
+  std::vector<std::string> outputs;    // BUFFER=FILE.npy
+  std::string output_dir;
+  std::string stats;
+  uint64_t seed = 0;
+  int threads = 0;
+  bool quiet = false;
+};
+Status Sim(const SimArgs& args);
+
 }  // namespace xtpu::cli

@@ -79,6 +79,29 @@ int Main(int argc, char** argv) {
   chip_show->add_option("--set", chip_args.overrides, "key=value: override a parameter (repeatable)");
   chip_show->add_flag("--json", chip_args.json, "Print JSON instead of a table");
 
+  AsmArgs asm_args;
+  CLI::App* asm_cmd = app.add_subcommand("asm", "Assemble chip assembly (.s) into a program binary (.bin); see docs/isa.md");
+  asm_cmd->add_option("input", asm_args.input, "Assembly file (.s)")->required();
+  asm_cmd->add_option("-o,--output", asm_args.output, "Program binary to write (.bin)")->required();
+
+  DisasmArgs disasm_args;
+  CLI::App* disasm_cmd = app.add_subcommand("disasm", "Print a program (.bin or .s) as canonical assembly text");
+  disasm_cmd->add_option("input", disasm_args.input, "Program file (.bin or .s)")->required();
+
+  SimArgs sim_args;
+  CLI::App* sim_cmd = app.add_subcommand(
+      "sim", "Run a chip program on the functional simulator; buffers not given are seeded random");
+  sim_cmd->add_option("program", sim_args.program, "Program file (.s or .bin)")->required();
+  sim_cmd->add_option("--chip", sim_args.chip, "Preset name (v1, v4, v5e, edge) or .toml file (default v4)");
+  sim_cmd->add_option("--set", sim_args.overrides, "key=value: override a chip parameter (repeatable)");
+  sim_cmd->add_option("--input", sim_args.inputs, "BUFFER=FILE.npy: initial value of a buffer (repeatable)");
+  sim_cmd->add_option("--output", sim_args.outputs, "BUFFER=FILE.npy: write a buffer after the run (repeatable)");
+  sim_cmd->add_option("--output-dir", sim_args.output_dir, "Write every output buffer to DIR/<name>.npy");
+  sim_cmd->add_option("--stats", sim_args.stats, "Write run statistics and the chip config as JSON");
+  sim_cmd->add_option("--seed", sim_args.seed, "Seed for buffers not given (default 0)");
+  sim_cmd->add_option("--threads", sim_args.threads, "Host threads (default: all cores; results do not depend on it)");
+  sim_cmd->add_flag("-q,--quiet", sim_args.quiet, "Do not print the run summary");
+
   // CLI11 would report an unknown command as a missing one; name it instead.
   std::string first = argc > 1 ? argv[1] : "";
   std::string names;
@@ -103,6 +126,9 @@ int Main(int argc, char** argv) {
   else if (opt_cmd->parsed()) status = Opt(opt_args);
   else if (run_cmd->parsed()) status = Run(run_args);
   else if (chip_show->parsed()) status = ChipShow(chip_args);
+  else if (asm_cmd->parsed()) status = Asm(asm_args);
+  else if (disasm_cmd->parsed()) status = Disasm(disasm_args);
+  else if (sim_cmd->parsed()) status = Sim(sim_args);
   if (!status.ok()) return Fail(status.message());
   return 0;
 }

@@ -325,8 +325,9 @@ def errors():
     os.makedirs(ERRORS, exist_ok=True)
     x = np.zeros((2, 2), np.float32)
 
-    def err(name, nodes, inputs, opset=13, inits=None, out=x):
-        graph = helper.make_graph(nodes, name, [vinfo(k, v) for k, v in inputs.items()], [vinfo("y", out)],
+    def err(name, nodes, inputs, opset=13, inits=None, out=x, extra_inputs=()):
+        graph = helper.make_graph(nodes, name, [vinfo(k, v) for k, v in inputs.items()] + list(extra_inputs),
+                                  [vinfo("y", out)],
                                   initializer=[numpy_helper.from_array(v, k) for k, v in (inits or {}).items()])
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
         model.ir_version = 8
@@ -339,6 +340,34 @@ def errors():
     err("dynamic_reshape", [N("Reshape", ["x", "s"], ["y"], name="foo")], {"x": x, "s": i64(4, 1)})
     err("f64_input", [N("Relu", ["x"], ["y"])], {"x": np.zeros((2,), np.float64)}, out=np.zeros((2,), np.float64))
     err("custom_domain", [N("Gelu", ["x"], ["y"], domain="com.microsoft", name="g")], {"x": x})
+
+    # Hostile models (found by fuzzing): each must give a clear error, or import fine.
+    big = 2**63 - 1
+    x4 = np.zeros((1, 2, 5, 5), np.float32)
+    w4 = np.ones((2, 2, 3, 3), np.float32)
+    err("pool_stride_zero", [N("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[0, 1], name="pool0")], {"x": x4})
+    err("conv_group_zero", [N("Conv", ["x", "w"], ["y"], group=0, name="conv0")], {"x": x4}, inits={"w": w4})
+    err("conv_pads_overflow", [N("Conv", ["x", "w"], ["y"], pads=[big, 0, big, 0], name="conv0")], {"x": x4},
+        inits={"w": w4})
+    err("tile_overflow", [N("Tile", ["x", "r"], ["y"], name="tile0")], {"x": x}, inits={"r": i64(big, big)})
+    err("range_too_large", [N("Range", ["s", "l", "d"], ["y"], name="range0")], {},
+        inits={"s": np.array(0, np.float32), "l": np.array(1e30, np.float32), "d": np.array(1, np.float32)})
+    err("constant_of_shape_huge", [N("ConstantOfShape", ["s"], ["y"], name="c0")], {}, inits={"s": i64(2**40, 2**40)})
+    err("pad_overflow", [N("Pad", ["x", "p"], ["y"], name="pad0")], {"x": x}, inits={"p": i64(big, 0, big, 0)})
+    err("transpose_bad_perm", [N("Transpose", ["x"], ["y"], perm=[0, 0], name="t0")], {"x": x})
+    err("huge_input", [N("Relu", ["x"], ["y"])], {}, extra_inputs=[helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [2**40, 2**40])])
+    err("split_zero_outputs", [N("Split", ["x"], ["y"], axis=0, num_outputs=0, name="s0")], {"x": x}, opset=18)
+    err("slice_min_step", [N("Slice", ["x", "b", "e", "a", "t"], ["y"], name="s0")], {"x": x},
+        inits={"b": i64(0), "e": i64(2), "a": i64(0), "t": i64(-2**63)})
+    err("reshape_overflow", [N("Reshape", ["x", "s"], ["y"], name="r0")], {"x": x}, inits={"s": i64(2**40, 2**40, -1)})
+    err("cast_bad_to", [N("Cast", ["x"], ["y"], to=2**40, name="c0")], {"x": x})
+    err("reduce_bool", [N("ReduceSum", ["x"], ["y"], name="r0")], {"x": np.zeros((2,), np.bool_)})
+    # These import fine (crashed before): folding a reduce over a zero-sized
+    # constant, and an empty raw_data initializer.
+    err("argmin_zero_sized", [N("ArgMin", ["c"], ["y"])], {}, inits={"c": np.zeros((1, 0, 3), np.float32)})
+    err("empty_initializer", [N("Add", ["x", "c"], ["y"])], {"x": np.zeros((0,), np.float32)},
+        inits={"c": np.zeros((0,), np.float32)})
 
 
 def main():

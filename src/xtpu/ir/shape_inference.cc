@@ -10,6 +10,16 @@
 namespace xtpu {
 namespace {
 
+// Largest tensor the IR accepts: 2^31 elements, and at most kMaxRank dims.
+// Zero-sized dims do not count, so every product of a subset of a valid
+// shape's dims fits comfortably in int64 (no overflow in size arithmetic).
+constexpr int64_t kMaxElements = int64_t{1} << 31;
+constexpr int64_t kMaxRank = 64;
+
+// a * b, a + b or a - b into *out; false on int64 overflow.
+bool MulOk(int64_t a, int64_t b, int64_t* out) { return !__builtin_mul_overflow(a, b, out); }
+bool AddOk(int64_t a, int64_t b, int64_t* out) { return !__builtin_add_overflow(a, b, out); }
+
 // Formats an int list as "{1,2,3}".
 std::string List(const std::vector<int64_t>& v) {
   std::string s = "{";
@@ -130,19 +140,30 @@ Status Checker::CheckArity() {
   return OkStatus();
 }
 
-bool DimsNonNegative(const Shape& s) {
+// Empty when `s` is a valid shape: dims >= 0, rank <= kMaxRank and the
+// product of the non-zero dims <= kMaxElements; else what is wrong.
+std::string ShapeProblem(const Shape& s) {
   if (s.is_tuple) {
-    for (const Shape& e : s.tuple)
-      if (!DimsNonNegative(e)) return false;
-    return true;
+    for (const Shape& e : s.tuple) {
+      std::string p = ShapeProblem(e);
+      if (!p.empty()) return p;
+    }
+    return "";
   }
-  for (int64_t d : s.dims)
-    if (d < 0) return false;
-  return true;
+  if (s.rank() > kMaxRank) return fmt::format("has rank {} (at most {})", s.rank(), kMaxRank);
+  int64_t n = 1;
+  for (int64_t d : s.dims) {
+    if (d < 0) return fmt::format("has a negative dimension {}", d);
+    if (d == 0) continue;
+    if (!MulOk(n, d, &n) || n > kMaxElements)
+      return fmt::format("is too large (more than 2^31 elements)");
+  }
+  return "";
 }
 
 Status Checker::CheckDeclared(const Shape& s, const char* what) const {
-  if (!DimsNonNegative(s)) return Fail("{} shape {} has a negative dimension", what, s.ToString());
+  std::string p = ShapeProblem(s);
+  if (!p.empty()) return Fail("{} shape {} {}", what, s.ToString(), p);
   return OkStatus();
 }
 
@@ -212,9 +233,15 @@ StatusOr<int64_t> Checker::WindowedSize(int64_t in, const WindowDim& w, int64_t 
                 "lhs_dilate={} rhs_dilate={})",
                 spatial, w.size, w.stride, w.base_dilation, w.window_dilation);
   }
-  int64_t dilated = in == 0 ? 0 : (in - 1) * w.base_dilation + 1;
-  int64_t padded = dilated + w.pad_lo + w.pad_hi;
-  int64_t effective = (w.size - 1) * w.window_dilation + 1;
+  // Checked arithmetic: sizes, dilations and pads come from untrusted input.
+  int64_t dilated = 0, padded = 0, effective = 0;
+  bool ok = in == 0 || (MulOk(in - 1, w.base_dilation, &dilated) && AddOk(dilated, 1, &dilated));
+  ok = ok && AddOk(dilated, w.pad_lo, &padded) && AddOk(padded, w.pad_hi, &padded);
+  ok = ok && MulOk(w.size - 1, w.window_dilation, &effective) && AddOk(effective, 1, &effective);
+  if (!ok) {
+    return Fail("window dimension {}: size {}, dilations {}/{} or padding {}/{} overflow", spatial,
+                w.size, w.base_dilation, w.window_dilation, w.pad_lo, w.pad_hi);
+  }
   if (padded < effective) {
     return Fail("window dimension {}: padded input size {} is smaller than the window ({})",
                 spatial, padded, effective);
@@ -435,7 +462,8 @@ StatusOr<Shape> Checker::SliceOp() {
       return Fail("dimension {}: slice [{}:{}] is not within [0:{}]", i, start, limit, x.dims[i]);
     }
     if (stride < 1) return Fail("dimension {}: stride {} must be >= 1", i, stride);
-    out.dims.push_back((limit - start + stride - 1) / stride);
+    int64_t span = limit - start;
+    out.dims.push_back(span == 0 ? 0 : (span - 1) / stride + 1);
   }
   return out;
 }
@@ -493,7 +521,8 @@ StatusOr<Shape> Checker::ConcatenateOp() {
                     s.ToString(), first.ToString(), j);
       }
     }
-    out.dims[d] += s.dims[d];
+    if (!AddOk(out.dims[d], s.dims[d], &out.dims[d]))
+      return Fail("concatenated dimension {} overflows", d);
   }
   return out;
 }
@@ -514,7 +543,10 @@ StatusOr<Shape> Checker::PadOp() {
     const PadDim& p = inst_.padding[i];
     if (p.interior < 0) return Fail("dimension {}: interior padding {} is negative", i, p.interior);
     int64_t d = x.dims[i];
-    int64_t n = p.lo + p.hi + d + std::max<int64_t>(d - 1, 0) * p.interior;
+    int64_t n = 0;
+    bool ok = MulOk(std::max<int64_t>(d - 1, 0), p.interior, &n) && AddOk(n, d, &n) &&
+              AddOk(n, p.lo, &n) && AddOk(n, p.hi, &n);
+    if (!ok) return Fail("dimension {}: padding {}_{}_{} overflows", i, p.lo, p.hi, p.interior);
     if (n < 0) return Fail("dimension {}: padding {}_{}_{} gives negative size {}", i, p.lo, p.hi,
                            p.interior, n);
     out.dims.push_back(n);
@@ -653,7 +685,8 @@ StatusOr<Shape> Checker::ConvolutionOp() {
   int64_t in_features = in.dims[cd.input_feature];
   int64_t k_in = k.dims[cd.kernel_input_feature];
   int64_t k_out = k.dims[cd.kernel_output_feature];
-  if (in_features != k_in * fgc) {
+  int64_t k_in_total = 0;
+  if (!MulOk(k_in, fgc, &k_in_total) || in_features != k_in_total) {
     return Fail("input features ({}) must equal kernel input features ({}) x "
                 "feature_group_count ({})",
                 in_features, k_in, fgc);
@@ -801,6 +834,15 @@ StatusOr<Shape> Checker::Infer() {
 
 }  // namespace
 
-StatusOr<Shape> InferShape(const Instruction& inst) { return Checker(inst).Infer(); }
+StatusOr<Shape> InferShape(const Instruction& inst) {
+  ASSIGN_OR_RETURN(Shape s, Checker(inst).Infer());
+  // Every result, however computed, must be a tensor the IR can hold.
+  std::string p = ShapeProblem(s);
+  if (!p.empty()) {
+    return Error("%{} ({}): result shape {} {}", inst.name, OpcodeName(inst.opcode), s.ToString(),
+                 p);
+  }
+  return s;
+}
 
 }  // namespace xtpu

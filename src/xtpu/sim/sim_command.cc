@@ -1,4 +1,5 @@
 // Library side of the asm / disasm / sim commands (see sim_command.h).
+#include <filesystem>
 #include "xtpu/sim/sim_command.h"
 
 #include <chrono>
@@ -57,6 +58,9 @@ Status RunSimCommand(const SimCommandOptions& o, std::string* summary) {
     written.insert(name);
   }
   if (!o.output_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.output_dir, ec);
+    if (ec) return Error("{}: cannot create directory: {}", o.output_dir, ec.message());
     for (const isa::BufferDecl& b : program.buffers) {
       if (written.count(b.name)) continue;
       if (b.role != isa::BufferRole::kOutput && b.role != isa::BufferRole::kInOut) continue;

@@ -116,6 +116,8 @@ StatusOr<const Literal*> ImportContext::ConstantInput(int i, std::string_view wh
 StatusOr<std::vector<int64_t>> ImportContext::ConstantInts(int i, std::string_view what) {
   ASSIGN_OR_RETURN(const Literal* l, ConstantInput(i, what));
   if (l->shape().rank() > 1) return Error("input {} ({}) must be a scalar or 1-D", i, what);
+  if (!IsInteger(l->dtype()))
+    return Error("input {} ({}) must hold integers, not {}", i, what, DTypeName(l->dtype()));
   std::vector<int64_t> v(l->num_elements());
   for (int64_t k = 0; k < l->num_elements(); ++k) v[k] = l->GetAsInt64(k);
   return v;
@@ -202,6 +204,33 @@ Status ImportContext::CheckAllAttributesHandled() const {
       return Unimplemented("attribute '{}' is not supported", a.name());
   }
   return OkStatus();
+}
+
+Status ImportContext::CheckAttrRange(std::string_view name, const std::vector<int64_t>& v,
+                                     int64_t lo, int64_t hi) const {
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] < lo || v[i] > hi)
+      return Error("attribute '{}' = {}: entry {} ({}) is out of range [{}, {}]", name, JoinInts(v),
+                   i, v[i], lo, hi);
+  }
+  return OkStatus();
+}
+
+Status ImportContext::CheckAttrRange(std::string_view name, int64_t v, int64_t lo,
+                                     int64_t hi) const {
+  if (v < lo || v > hi) return Error("attribute '{}' = {} is out of range [{}, {}]", name, v, lo, hi);
+  return OkStatus();
+}
+
+StatusOr<int64_t> ImportContext::ElementCount(const std::vector<int64_t>& dims,
+                                              std::string_view what) const {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0) return Error("{} {} has a negative dimension", what, JoinInts(dims));
+    if (!CheckedMul(n, d, &n) || n > kMaxTensorElements)
+      return Error("{} {} is too large (more than 2^31 elements)", what, JoinInts(dims));
+  }
+  return n;
 }
 
 StatusOr<int64_t> ImportContext::NormalizeAxis(int64_t axis, int64_t rank,
@@ -304,10 +333,24 @@ StatusOr<Instruction*> ImportContext::Select(Instruction* pred, Instruction* a, 
   return builder_->Select(pred, a, b);
 }
 
+StatusOr<Computation*> ImportContext::Reducer(Opcode op, DType t) {
+  bool ok = true;
+  switch (op) {
+    case Opcode::kMaximum:
+    case Opcode::kMinimum: break;
+    case Opcode::kAnd:
+    case Opcode::kOr:
+    case Opcode::kXor: ok = t == DType::kPred || IsInteger(t); break;
+    default: ok = t != DType::kPred; break;
+  }
+  if (!ok) return Error("element type {} is not supported", DTypeName(t));
+  return builder_->ScalarReducer(op, t);
+}
+
 StatusOr<Instruction*> ImportContext::Reduce(Instruction* x, std::vector<int64_t> dims, Opcode op,
                                              double init) {
   ASSIGN_OR_RETURN(Instruction * init_v, ScalarConstant(x->shape.dtype, init));
-  Computation* f = builder_->ScalarReducer(op, x->shape.dtype);
+  ASSIGN_OR_RETURN(Computation * f, Reducer(op, x->shape.dtype));
   return builder_->Reduce({x}, {init_v}, std::move(dims), f);
 }
 

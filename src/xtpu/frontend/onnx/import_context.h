@@ -92,6 +92,15 @@ class ImportContext {
   Status CheckAllAttributesHandled() const;
 
   // ---- helpers ----
+  // Error unless every entry of attribute `name` (value `v`) is in [lo, hi]:
+  // "attribute 'strides' = [1,0]: entry 0 is out of range [1, 2147483648]".
+  Status CheckAttrRange(std::string_view name, const std::vector<int64_t>& v, int64_t lo,
+                        int64_t hi) const;
+  // Same for an int attribute: "attribute 'group' = 0 is out of range [1, ...]".
+  Status CheckAttrRange(std::string_view name, int64_t v, int64_t lo, int64_t hi) const;
+  // Element count of a result shape `dims` (`what` names it) with checked
+  // arithmetic; errors on negative dims or more than kMaxTensorElements.
+  StatusOr<int64_t> ElementCount(const std::vector<int64_t>& dims, std::string_view what) const;
   // Axis in [-rank, rank) -> [0, rank); the error names `what`.
   StatusOr<int64_t> NormalizeAxis(int64_t axis, int64_t rank, std::string_view what) const;
   StatusOr<Instruction*> ScalarConstant(DType t, double v);
@@ -110,6 +119,9 @@ class ImportContext {
   StatusOr<Instruction*> Binary(Opcode op, Instruction* a, Instruction* b);
   StatusOr<Instruction*> Compare(CompareDirection d, Instruction* a, Instruction* b);
   StatusOr<Instruction*> Select(Instruction* pred, Instruction* a, Instruction* b);
+  // The shared scalar reduction computation, or an error when `op` does not
+  // apply to `t` (e.g. add on bool), which Builder::ScalarReducer must not see.
+  StatusOr<Computation*> Reducer(Opcode op, DType t);
   // reduce over `dims` with `op` (add, maximum, ...) from init `init`.
   StatusOr<Instruction*> Reduce(Instruction* x, std::vector<int64_t> dims, Opcode op, double init);
 
@@ -133,6 +145,15 @@ void RegisterElementwiseOps(OpTable& table);
 void RegisterNnOps(OpTable& table);
 void RegisterShapeOps(OpTable& table);
 void RegisterReduceOps(OpTable& table);
+
+// Largest tensor the importer will build (the IR's limit too): 2^31 elements.
+constexpr int64_t kMaxTensorElements = int64_t{1} << 31;
+// Largest constant the importer materializes at import time (elements).
+constexpr int64_t kMaxConstantElements = int64_t{1} << 20;
+
+// a * b into *out; false on int64 overflow.
+inline bool CheckedMul(int64_t a, int64_t b, int64_t* out) { return !__builtin_mul_overflow(a, b, out); }
+inline bool CheckedAdd(int64_t a, int64_t b, int64_t* out) { return !__builtin_add_overflow(a, b, out); }
 
 // Largest value of a dtype as a double (inf for floats), for reduce inits.
 double LowestValue(DType t);

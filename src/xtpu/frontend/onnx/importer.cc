@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -27,6 +28,53 @@ using onnx_import::SanitizeName;
 
 // Outputs larger than this are not folded at import time.
 constexpr int64_t kMaxFoldElements = 65536;
+// Nor are nodes whose evaluation would take more than this many steps
+// (a small output can still be costly: a huge window, a long contraction).
+constexpr int64_t kMaxFoldWork = int64_t{1} << 24;
+// And folding stops once the whole import has spent this many.
+constexpr int64_t kMaxTotalFoldWork = int64_t{1} << 27;
+
+int64_t SaturatingMul(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
+}
+
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
+}
+
+// Rough number of evaluator steps for one instruction.
+int64_t EvalWork(const Instruction& inst) {
+  auto elems = [](const Shape& s) {
+    if (!s.is_tuple) return s.num_elements();
+    int64_t n = 0;
+    for (const Shape& e : s.tuple) n = SaturatingAdd(n, e.num_elements());
+    return n;
+  };
+  int64_t out = elems(inst.shape);
+  int64_t per = 1;
+  switch (inst.opcode) {
+    case Opcode::kDot:
+      for (int64_t d : inst.dot_dims.lhs_contracting)
+        per = SaturatingMul(per, inst.operands[0]->shape.dims[d]);
+      break;
+    case Opcode::kConvolution: {
+      const Shape& k = inst.operands[1]->shape;
+      per = k.dims[inst.conv_dims.kernel_input_feature];
+      for (int64_t d : inst.conv_dims.kernel_spatial) per = SaturatingMul(per, k.dims[d]);
+      break;
+    }
+    case Opcode::kReduceWindow:
+      for (const WindowDim& w : inst.window) per = SaturatingMul(per, w.size);
+      break;
+    default:
+      break;
+  }
+  int64_t work = SaturatingMul(SaturatingAdd(out, 1), per);
+  for (const Instruction* op : inst.operands) work = SaturatingAdd(work, elems(op->shape));
+  return work;
+}
 
 class GraphImporter {
  public:
@@ -55,6 +103,7 @@ class GraphImporter {
   // Instructions already renamed after an ONNX value.
   std::unordered_set<const Instruction*> named_;
   Status lookup_status_;
+  int64_t fold_work_ = 0;  // evaluator steps spent on folding so far
 };
 
 Status GraphImporter::ReadOpsets() {
@@ -115,6 +164,13 @@ Status GraphImporter::AddInputs() {
     for (const auto& d : tt.shape().dim()) {
       dims.push_back(d.has_dim_value() && d.dim_value() >= 0 ? d.dim_value() : options_.default_dim);
     }
+    // Checked here so the error names the input (the IR refuses them too).
+    int64_t n = 1;
+    for (int64_t d : dims) {
+      if (d != 0 && (!onnx_import::CheckedMul(n, d, &n) || n > onnx_import::kMaxTensorElements))
+        return Error("{} has shape {} with more than 2^31 elements, which xtpu does not support",
+                     what, Shape(dtype, dims).ToString());
+    }
     ASSIGN_OR_RETURN(Instruction * p,
                      builder_->Parameter(number++, Shape(dtype, dims), SanitizeName(in.name())));
     named_.insert(p);
@@ -165,7 +221,14 @@ Status GraphImporter::ImportNode(const onnx::NodeProto& node, int index) {
     if (outs[i]->opcode != Opcode::kConstant) needs_fold = true;
     if (outs[i]->shape.is_tuple || outs[i]->shape.num_elements() > kMaxFoldElements) small = false;
   }
-  if (all_const && needs_fold && small && entry_->instructions().size() > start) {
+  int64_t work = 0;
+  if (all_const && needs_fold && small) {
+    const auto& insts = entry_->instructions();
+    for (size_t i = start; i < insts.size(); ++i) work = SaturatingAdd(work, EvalWork(*insts[i]));
+  }
+  if (all_const && needs_fold && small && work <= kMaxFoldWork &&
+      fold_work_ + work <= kMaxTotalFoldWork && entry_->instructions().size() > start) {
+    fold_work_ += work;
     auto lits = onnx_import::EvaluateInstructions(*entry_, start, fold_outs);
     if (lits.ok()) {
       // Drop the evaluated instructions except constants (initializers

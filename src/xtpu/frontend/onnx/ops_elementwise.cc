@@ -1,6 +1,7 @@
 // ONNX elementwise ops: arithmetic, math functions, activations,
 // comparisons, logic, Where, Cast, Clip, variadic Min/Max/Sum/Mean.
 #include <cmath>
+#include <limits>
 
 #include "xtpu/frontend/onnx/import_context.h"
 
@@ -253,6 +254,8 @@ Status Cast(ImportContext& ctx) {
   ASSIGN_OR_RETURN(int64_t to, ctx.Int("to", 0));
   ASSIGN_OR_RETURN(int64_t saturate, ctx.Int("saturate", 1));
   (void)saturate;  // only affects float8 types, which xtpu lacks
+  if (to < 0 || to > std::numeric_limits<int32_t>::max())
+    return ctx.Error("attribute 'to' = {} is not an ONNX element type", to);
   ASSIGN_OR_RETURN(DType t, DTypeFromOnnx(static_cast<int32_t>(to), "attribute 'to' of " + ctx.Label()));
   ASSIGN_OR_RETURN(Instruction * y, ctx.Convert(x, t));
   if (y == x) { ASSIGN_OR_RETURN(y, ctx.b().Unary(Opcode::kCopy, x)); }

@@ -128,6 +128,12 @@ StatusOr<WindowAttrs> ReadWindow(ImportContext& ctx, int64_t nsp, std::vector<in
   if (static_cast<int64_t>(w.strides.size()) != nsp || static_cast<int64_t>(w.dilations.size()) != nsp ||
       static_cast<int64_t>(w.pads.size()) != 2 * nsp)
     return ctx.Error("strides, dilations or pads do not match {} spatial dims", nsp);
+  // Bounds keep all window arithmetic below far from int64 overflow.
+  const int64_t kMax = kMaxTensorElements;
+  RETURN_IF_ERROR(ctx.CheckAttrRange("kernel_shape", w.kernel, 1, kMax));
+  RETURN_IF_ERROR(ctx.CheckAttrRange("strides", w.strides, 1, int64_t{1} << 20));
+  RETURN_IF_ERROR(ctx.CheckAttrRange("dilations", w.dilations, 1, int64_t{1} << 20));
+  RETURN_IF_ERROR(ctx.CheckAttrRange("pads", w.pads, 0, kMax));
   return w;
 }
 
@@ -187,6 +193,7 @@ Status Conv(ImportContext& ctx) {
   std::vector<int64_t> kernel(w->shape.dims.begin() + 2, w->shape.dims.end());
   ASSIGN_OR_RETURN(WindowAttrs wa, ReadWindow(ctx, nsp, kernel, true));
   ASSIGN_OR_RETURN(int64_t group, ctx.Int("group", 1));
+  RETURN_IF_ERROR(ctx.CheckAttrRange("group", group, 1, kMaxTensorElements));
   std::vector<int64_t> in(x->shape.dims.begin() + 2, x->shape.dims.end());
   RETURN_IF_ERROR(ResolvePads(ctx, wa, in));
   std::vector<WindowDim> win(nsp);
@@ -216,6 +223,9 @@ Status ConvTranspose(ImportContext& ctx) {
   ASSIGN_OR_RETURN(auto out_pad, ctx.Ints("output_padding", std::vector<int64_t>(nsp, 0)));
   ASSIGN_OR_RETURN(auto out_shape, ctx.Ints("output_shape"));
   if (static_cast<int64_t>(out_pad.size()) != nsp) return ctx.Error("output_padding does not match {} spatial dims", nsp);
+  RETURN_IF_ERROR(ctx.CheckAttrRange("output_padding", out_pad, 0, kMaxTensorElements));
+  RETURN_IF_ERROR(ctx.CheckAttrRange("output_shape", out_shape, 0, kMaxTensorElements));
+  RETURN_IF_ERROR(ctx.CheckAttrRange("group", group, 1, kMaxTensorElements));
   std::vector<int64_t> in(x->shape.dims.begin() + 2, x->shape.dims.end());
   if (!out_shape.empty()) {
     if (static_cast<int64_t>(out_shape.size()) != nsp) return ctx.Error("output_shape does not match {} spatial dims", nsp);
@@ -278,15 +288,16 @@ Status ConvTranspose(ImportContext& ctx) {
 // include_pad, explicitly padded) input, along one spatial dim.
 std::vector<int64_t> TapCounts(int64_t in, int64_t out, int64_t k, int64_t s, int64_t d, int64_t lo,
                                int64_t hi_explicit, bool include_pad) {
+  // Counted in closed form (windows can be huge): tap t lands on
+  // base + t * d, which must lie in [first, last].
   std::vector<int64_t> counts(out);
+  int64_t first = include_pad ? -lo : 0, last = include_pad ? in + hi_explicit - 1 : in - 1;
+  auto floor_div = [](int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); };
   for (int64_t o = 0; o < out; ++o) {
-    int64_t n = 0;
-    for (int64_t t = 0; t < k; ++t) {
-      int64_t p = o * s - lo + t * d;
-      bool ok = include_pad ? (p >= -lo && p < in + hi_explicit) : (p >= 0 && p < in);
-      n += ok;
-    }
-    counts[o] = n;
+    int64_t base = o * s - lo;
+    int64_t t_lo = std::max<int64_t>(0, -floor_div(base - first, d));  // ceil((first-base)/d)
+    int64_t t_hi = std::min<int64_t>(k - 1, floor_div(last - base, d));
+    counts[o] = std::max<int64_t>(0, t_hi - t_lo + 1);
   }
   return counts;
 }
@@ -334,13 +345,18 @@ Converter Pool(bool is_max) {
     Instruction* y;
     if (is_max) {
       ASSIGN_OR_RETURN(Instruction * init, ctx.ScalarConstant(t, LowestValue(t)));
-      ASSIGN_OR_RETURN(y, ctx.b().ReduceWindow(x, init, win, ctx.b().ScalarReducer(Opcode::kMaximum, t)));
+      ASSIGN_OR_RETURN(Computation * f, ctx.Reducer(Opcode::kMaximum, t));
+      ASSIGN_OR_RETURN(y, ctx.b().ReduceWindow(x, init, win, f));
     } else {
       ASSIGN_OR_RETURN(Instruction * init, ctx.ScalarConstant(t, 0));
-      ASSIGN_OR_RETURN(y, ctx.b().ReduceWindow(x, init, win, ctx.b().ScalarReducer(Opcode::kAdd, t)));
+      ASSIGN_OR_RETURN(Computation * f, ctx.Reducer(Opcode::kAdd, t));
+      ASSIGN_OR_RETURN(y, ctx.b().ReduceWindow(x, init, win, f));
       // Divisors: a constant over the spatial dims (windows are separable).
       std::vector<int64_t> cdims = {1, 1};
       cdims.insert(cdims.end(), out.begin(), out.end());
+      ASSIGN_OR_RETURN(int64_t ncounts, ctx.ElementCount(cdims, "output"));
+      if (ncounts > kMaxConstantElements)
+        return ctx.Unimplemented("output spatial size {} is too large", Dims(out));
       Literal counts(Shape(t, cdims));
       std::vector<std::vector<int64_t>> per_dim;
       for (int64_t i = 0; i < nsp; ++i)
@@ -556,6 +572,7 @@ Status Dropout(ImportContext& ctx) {
   if (ctx.has_input(2)) {
     const Literal* tm = ctx.InputConstant(2);
     if (!tm) return ctx.Unimplemented("input 2 (training_mode) must be a constant false");
+    if (tm->num_elements() != 1) return ctx.Error("input 2 (training_mode) must be a scalar");
     if (tm->GetAsInt64(0) != 0) return ctx.Unimplemented("training_mode = true is not supported");
   }
   ctx.SetOutput(0, x);

@@ -2,6 +2,9 @@
 // Transpose, Squeeze, Unsqueeze, Concat, Split, Slice, Gather, Expand, Tile,
 // Pad, Range, ConstantOfShape, Constant, Identity.
 #include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
 #include <numeric>
 
 #include "xtpu/frontend/onnx/import_context.h"
@@ -66,8 +69,8 @@ Status ReshapeOp(ImportContext& ctx) {
       infer = static_cast<int64_t>(i);
     } else if (shape[i] < 0) {
       return ctx.Error("shape {} has a negative dim", Dims(shape));
-    } else {
-      known *= shape[i];
+    } else if (!CheckedMul(known, shape[i], &known) || known > kMaxTensorElements) {
+      return ctx.Error("shape {} is too large", Dims(shape));
     }
   }
   int64_t n = x->shape.num_elements();
@@ -100,8 +103,14 @@ Status TransposeOp(ImportContext& ctx) {
   std::vector<int64_t> def(r);
   for (int64_t i = 0; i < r; ++i) def[i] = r - 1 - i;
   ASSIGN_OR_RETURN(auto perm, ctx.Ints("perm", def));
+  if (static_cast<int64_t>(perm.size()) != r)
+    return ctx.Error("attribute 'perm' = {} does not have {} entries", Dims(perm), r);
+  std::vector<bool> seen(r, false);
+  const std::vector<int64_t> given = perm;
   for (auto& p : perm) {
     ASSIGN_OR_RETURN(p, ctx.NormalizeAxis(p, r, "perm entry"));
+    if (seen[p]) return ctx.Error("attribute 'perm' = {} is not a permutation", Dims(given));
+    seen[p] = true;
   }
   ASSIGN_OR_RETURN(Instruction * y, ctx.b().Transpose(x, perm));
   ctx.SetOutput(0, y);
@@ -212,12 +221,20 @@ Status Split(ImportContext& ctx) {
   int64_t d = x->shape.dims[axis];
   if (split.empty()) {
     int64_t n = num_outputs;
+    if (n < 1 || n != ctx.num_outputs())
+      return ctx.Error("attribute 'num_outputs' = {} must be >= 1 and match the node's {} outputs",
+                       n, ctx.num_outputs());
     int64_t chunk = (d + n - 1) / n;
     for (int64_t i = 0; i < n; ++i) split.push_back(std::max<int64_t>(0, std::min(chunk, d - i * chunk)));
   }
   if (static_cast<int>(split.size()) != ctx.num_outputs())
     return ctx.Error("split has {} parts but the node has {} outputs", split.size(), ctx.num_outputs());
-  if (std::accumulate(split.begin(), split.end(), int64_t{0}) != d)
+  int64_t total = 0;
+  for (int64_t part : split) {
+    if (part < 0 || !CheckedAdd(total, part, &total))
+      return ctx.Error("split {} has a negative or too large part", Dims(split));
+  }
+  if (total != d)
     return ctx.Error("split {} does not add up to dim {} of size {}", Dims(split), axis, d);
   int64_t pos = 0;
   for (size_t i = 0; i < split.size(); ++i) {
@@ -255,7 +272,8 @@ Status SliceOp(ImportContext& ctx) {
     ASSIGN_OR_RETURN(int64_t a, ctx.NormalizeAxis(axes[i], r, "axis"));
     int64_t d = x->shape.dims[a];
     int64_t s = starts[i], e = ends[i], step = steps[i];
-    if (step == 0) return ctx.Error("step 0 on axis {}", a);
+    if (step == 0 || step == std::numeric_limits<int64_t>::min())
+      return ctx.Error("step {} on axis {} is not supported", step, a);
     if (s < 0) s += d;
     if (e < 0) e += d;
     if (step > 0) {
@@ -339,11 +357,15 @@ Status Tile(ImportContext& ctx) {
   std::vector<int64_t> big, map, out;
   for (int64_t i = 0; i < r; ++i) {
     if (reps[i] < 0) return ctx.Error("negative repeat {}", reps[i]);
+    int64_t o = 0;
+    if (!CheckedMul(reps[i], x->shape.dims[i], &o) || o > kMaxTensorElements)
+      return ctx.Error("repeats {} make {} too large", Dims(reps), x->shape.ToString());
     big.push_back(reps[i]);
     big.push_back(x->shape.dims[i]);
     map.push_back(2 * i + 1);
-    out.push_back(reps[i] * x->shape.dims[i]);
+    out.push_back(o);
   }
+  RETURN_IF_ERROR(ctx.ElementCount(out, "output shape").status());
   ASSIGN_OR_RETURN(Instruction * b, ctx.b().Broadcast(x, big, map));
   ASSIGN_OR_RETURN(Instruction * y, ctx.b().Reshape(b, out));
   ctx.SetOutput(0, y);
@@ -369,6 +391,10 @@ Status PadOp(ImportContext& ctx) {
     for (int64_t i = 0; i < r; ++i) axes.push_back(i);
   if (pads.size() != 2 * axes.size())
     return ctx.Error("pads has {} entries, expected {}", pads.size(), 2 * axes.size());
+  for (int64_t p : pads) {
+    if (p < -kMaxTensorElements || p > kMaxTensorElements)
+      return ctx.Error("pads {} are out of range [-2^31, 2^31]", Dims(pads));
+  }
   std::vector<PadDim> pd(r);
   for (size_t i = 0; i < axes.size(); ++i) {
     ASSIGN_OR_RETURN(int64_t a, ctx.NormalizeAxis(axes[i], r, "axis"));
@@ -423,15 +449,49 @@ Status Range(ImportContext& ctx) {
   ASSIGN_OR_RETURN(const Literal* limit, ctx.ConstantInput(1, "limit"));
   ASSIGN_OR_RETURN(const Literal* delta, ctx.ConstantInput(2, "delta"));
   DType t = start->dtype();
-  double s = start->GetAsDouble(0), l = limit->GetAsDouble(0), d = delta->GetAsDouble(0);
-  if (d == 0) return ctx.Error("delta is 0");
-  int64_t n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((l - s) / d)));
-  Literal out(Shape(t, {n}));
-  for (int64_t i = 0; i < n; ++i) {
-    if (IsFloat(t)) out.SetFromDouble(i, s + i * d);
-    else out.SetFromInt64(i, start->GetAsInt64(0) + i * delta->GetAsInt64(0));
+  if (start->num_elements() != 1 || limit->num_elements() != 1 || delta->num_elements() != 1)
+    return ctx.Error("start, limit and delta must be scalars");
+  if (limit->dtype() != t || delta->dtype() != t || t == DType::kPred)
+    return ctx.Error("start, limit and delta must have one numeric type");
+  // n = max(0, ceil((limit - start) / delta)), computed without overflow.
+  int64_t n = 0;
+  double sf = start->GetAsDouble(0), lf = limit->GetAsDouble(0), df = delta->GetAsDouble(0);
+  int64_t si = start->GetAsInt64(0), li = limit->GetAsInt64(0), di = delta->GetAsInt64(0);
+  if (IsFloat(t)) {
+    if (!std::isfinite(sf) || !std::isfinite(lf) || !std::isfinite(df))
+      return ctx.Error("start {}, limit {} and delta {} must be finite", sf, lf, df);
+    if (df == 0) return ctx.Error("delta is 0");
+    double nd = std::ceil((lf - sf) / df);
+    if (!(nd <= static_cast<double>(kMaxTensorElements)))
+      return ctx.Error("range [{}, {}) step {} is too large", sf, lf, df);
+    n = nd > 0 ? static_cast<int64_t>(nd) : 0;
+  } else {
+    if (di == 0) return ctx.Error("delta is 0");
+    __int128 diff = static_cast<__int128>(li) - si;
+    __int128 q = diff / di;
+    if (diff % di != 0 && ((diff < 0) == (di < 0))) q += 1;  // ceil
+    if (q > kMaxTensorElements)
+      return ctx.Error("range [{}, {}) step {} is too large", si, li, di);
+    n = q > 0 ? static_cast<int64_t>(q) : 0;
   }
-  ASSIGN_OR_RETURN(Instruction * y, ctx.b().Constant(std::move(out)));
+  Instruction* y;
+  if (n <= kMaxConstantElements) {
+    Literal out(Shape(t, {n}));
+    for (int64_t i = 0; i < n; ++i) {
+      if (IsFloat(t)) out.SetFromDouble(i, sf + static_cast<double>(i) * df);
+      else out.SetFromInt64(i, static_cast<int64_t>(si + static_cast<__int128>(i) * di));
+    }
+    ASSIGN_OR_RETURN(y, ctx.b().Constant(std::move(out)));
+  } else {
+    // Large ranges stay symbolic: start + iota * delta.
+    ASSIGN_OR_RETURN(Instruction * iota, ctx.b().Iota(Shape(t, {n}), 0));
+    ASSIGN_OR_RETURN(Instruction * d, ctx.b().Constant(*delta));
+    ASSIGN_OR_RETURN(Instruction * s0, ctx.b().Constant(*start));
+    ASSIGN_OR_RETURN(d, ctx.Reshape(d, {}));
+    ASSIGN_OR_RETURN(s0, ctx.Reshape(s0, {}));
+    ASSIGN_OR_RETURN(y, ctx.Binary(Opcode::kMultiply, iota, d));
+    ASSIGN_OR_RETURN(y, ctx.Binary(Opcode::kAdd, y, s0));
+  }
   ctx.SetOutput(0, y);
   return OkStatus();
 }
@@ -441,11 +501,7 @@ Status ConstantOfShape(ImportContext& ctx) {
   Literal value = Literal::ScalarF32(0);
   if (ctx.HasAttr("value")) { ASSIGN_OR_RETURN(value, ctx.Tensor("value")); }
   if (value.num_elements() != 1) return ctx.Error("attribute 'value' must have one element");
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    if (d < 0) return ctx.Error("negative dim in shape {}", Dims(shape));
-    n *= d;
-  }
+  ASSIGN_OR_RETURN(int64_t n, ctx.ElementCount(shape, "shape"));
   Instruction* y;
   if (n <= 65536) {
     Literal out(Shape(value.dtype(), shape));
@@ -504,7 +560,13 @@ Status Trilu(ImportContext& ctx) {
   ASSIGN_OR_RETURN(Instruction * x, ctx.Input(0));
   ASSIGN_OR_RETURN(int64_t upper, ctx.Int("upper", 1));
   int64_t k = 0;
-  if (ctx.has_input(1)) { ASSIGN_OR_RETURN(double kd, ctx.ConstantScalar(1, "k")); k = static_cast<int64_t>(kd); }
+  if (ctx.has_input(1)) {
+    ASSIGN_OR_RETURN(double kd, ctx.ConstantScalar(1, "k"));
+    // Any |k| beyond the matrix size acts the same; clamping avoids overflow.
+    if (std::isnan(kd)) return ctx.Error("input 1 (k) is NaN");
+    k = static_cast<int64_t>(std::clamp(kd, -static_cast<double>(kMaxTensorElements),
+                                        static_cast<double>(kMaxTensorElements)));
+  }
   int64_t r = x->shape.rank();
   if (r < 2) return ctx.Error("input must have rank >= 2");
   Shape idx(DType::kS64, x->shape.dims);

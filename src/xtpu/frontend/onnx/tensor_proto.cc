@@ -48,7 +48,7 @@ StatusOr<Literal> TensorProtoToLiteral(const onnx::TensorProto& t) {
     if (static_cast<int64_t>(raw.size()) != bytes)
       return Error("{}: raw_data has {} bytes, expected {} for {}", what, raw.size(), bytes,
                    lit.shape().ToString());
-    std::memcpy(lit.mutable_bytes().data(), raw.data(), raw.size());
+    if (!raw.empty()) std::memcpy(lit.mutable_bytes().data(), raw.data(), raw.size());
     if (dtype == DType::kPred)
       for (auto& b : lit.mutable_bytes()) b = b ? 1 : 0;
     return lit;
