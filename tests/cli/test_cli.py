@@ -18,6 +18,7 @@ import unittest
 import numpy as np
 
 XTPU = None
+SOURCE_DIR = None
 
 # x + y and (x + y) * x, both f32[2,3].
 TIR_TWO_OUTPUTS = """HloModule twoout
@@ -361,6 +362,63 @@ class CliTest(unittest.TestCase):
         self.assert_error(["run", model, "--output", bad], bad, "No such file or directory")
 
 
+    # ---------------------------------------------------------- chip, asm, sim
+
+    def test_chip_show_presets_and_errors(self):
+        r = self.assert_ok("chip", "show", "v4")
+        self.assertIn("mxu.peak_bf16", r.stdout)
+        self.assertIn("275.3 TFLOP/s", r.stdout)
+        r = self.assert_ok("chip", "show", "v4", "--set", "mxu.rows=256", "--json")
+        import json
+        j = json.loads(r.stdout)
+        self.assertEqual(j["params"]["mxu.rows"]["value"], 256)
+        self.assertEqual(j["params"]["mxu.rows"]["origin"], "override")
+        self.assertAlmostEqual(j["derived"]["mxu.peak_bf16"]["value"], 2 * 256 * 128 * 4 * 2 * 1.05e9)
+        self.assert_error(["chip", "show", "nope"], "nope", "presets")
+        self.assert_error(["chip", "show", "v4", "--set", "mxu.rows=abc"], "mxu.rows", "integer")
+        bad = self.path("bad.toml")
+        with open(bad, "w") as f:
+            f.write("clock_mhz = 1000\nmxu.rowz = 3\n")
+        self.assert_error(["chip", "show", bad], "mxu.rowz", bad)
+
+    def test_asm_disasm_sim_gemm(self):
+        src = os.path.join(SOURCE_DIR, "tests", "asm", "gemm_bf16_256.s")
+        binary = self.path("g.bin")
+        self.assert_ok("asm", src, "-o", binary)
+        text = self.assert_ok("disasm", binary).stdout
+        again = self.path("again.s")
+        with open(again, "w") as f:
+            f.write(text)
+        binary2 = self.path("g2.bin")
+        self.assert_ok("asm", again, "-o", binary2)
+        with open(binary, "rb") as a, open(binary2, "rb") as b:
+            self.assertEqual(a.read(), b.read(), "asm(disasm(p)) != p")
+        rng = np.random.default_rng(0)
+        a = rng.standard_normal((256, 256)).astype(np.float32)
+        b = rng.standard_normal((256, 256)).astype(np.float32)
+        # bf16 inputs are given as f32 values exactly representable in bf16.
+        def to_bf16(x):
+            u = x.view(np.uint32)
+            u = (u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000
+            return u.view(np.float32)
+        a, b = to_bf16(a), to_bf16(b)
+        np.save(self.path("a.npy"), a)
+        np.save(self.path("b.npy"), b)
+        out = self.path("c.npy")
+        self.assert_ok("sim", binary, "--chip", "v4", "--input", "A=" + self.path("a.npy"),
+                       "--input", "B=" + self.path("b.npy"), "--output", "C=" + out,
+                       "--stats", self.path("s.json"))
+        c = np.load(out)
+        ref = a.astype(np.float64) @ b.astype(np.float64)
+        self.assertLess(float(np.max(np.abs(c - ref)) / np.max(np.abs(ref))), 1e-5)
+        self.assert_error(["sim", src, "--chip", "v1"], "mxu1", "v1")
+        self.assert_error(["sim", self.path("missing.s")], "missing.s", "No such file")
+        bad = self.path("bad.s")
+        with open(bad, "w") as f:
+            f.write(".core 0\nfrobnicate r1\n")
+        self.assert_error(["asm", bad, "-o", self.path("x.bin")], "bad.s:2", "frobnicate")
+
+
 def main():
     global XTPU
     parser = argparse.ArgumentParser()
@@ -370,6 +428,8 @@ def main():
     if not args.xtpu:
         parser.error("give --xtpu PATH (or set XTPU_BIN)")
     XTPU = os.path.abspath(args.xtpu)
+    global SOURCE_DIR
+    SOURCE_DIR = args.source_dir or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
     unittest.main(argv=[sys.argv[0]] + rest)
 
 
