@@ -41,6 +41,8 @@ Status Sim(const SimArgs& args) {
   }
   o.output_dir = args.output_dir;
   o.stats_path = args.stats;
+  o.trace_path = args.trace;
+  o.timing = !args.no_timing;
   o.seed = args.seed;
   o.threads = args.threads;
   std::string summary;

@@ -68,6 +68,8 @@ struct SimArgs {
   std::vector<std::string> outputs;    // BUFFER=FILE.npy
   std::string output_dir;
   std::string stats;
+  std::string trace;
+  bool no_timing = false;
   uint64_t seed = 0;
   int threads = 0;
   bool quiet = false;

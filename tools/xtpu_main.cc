@@ -98,6 +98,9 @@ int Main(int argc, char** argv) {
   sim_cmd->add_option("--output", sim_args.outputs, "BUFFER=FILE.npy: write a buffer after the run (repeatable)");
   sim_cmd->add_option("--output-dir", sim_args.output_dir, "Write every output buffer to DIR/<name>.npy");
   sim_cmd->add_option("--stats", sim_args.stats, "Write run statistics and the chip config as JSON");
+  sim_cmd->add_option("--trace", sim_args.trace,
+                      "Write a Chrome trace-event JSON (open in Perfetto): one track per unit and DMA engine");
+  sim_cmd->add_flag("--no-timing", sim_args.no_timing, "Skip the cycle-level timing model (values only)");
   sim_cmd->add_option("--seed", sim_args.seed, "Seed for buffers not given (default 0)");
   sim_cmd->add_option("--threads", sim_args.threads, "Host threads (default: all cores; results do not depend on it)");
   sim_cmd->add_flag("-q,--quiet", sim_args.quiet, "Do not print the run summary");

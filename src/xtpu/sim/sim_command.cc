@@ -11,6 +11,7 @@
 #include "xtpu/isa/assembly.h"
 #include "xtpu/isa/encoding.h"
 #include "xtpu/sim/simulator.h"
+#include "xtpu/sim/timing/timing_model.h"
 #include "xtpu/support/npy.h"
 
 namespace xtpu::sim {
@@ -41,7 +42,9 @@ Status RunSimCommand(const SimCommandOptions& o, std::string* summary) {
   ASSIGN_OR_RETURN(ChipConfig chip, LoadChip(o.chip));
   for (const std::string& ov : o.chip_overrides) RETURN_IF_ERROR(ApplyOverride(chip, ov));
   ASSIGN_OR_RETURN(isa::Program program, LoadProgramFile(o.program));
-  Simulator sim(chip, program, {.seed = o.seed, .threads = o.threads});
+  DispatchLog dispatch_log;
+  bool timing = o.timing || !o.trace_path.empty();
+  Simulator sim(chip, program, {.seed = o.seed, .threads = o.threads, .dispatch_log = timing ? &dispatch_log : nullptr});
   for (const auto& [name, path] : o.inputs) {
     ASSIGN_OR_RETURN(Literal lit, ReadNpy(path));
     RETURN_IF_ERROR(sim.SetBuffer(name, lit).WithPrefix(path));
@@ -82,8 +85,22 @@ Status RunSimCommand(const SimCommandOptions& o, std::string* summary) {
   s += fmt::format("  HBM read {} B, write {} B; VMEM read {} B, write {} B\n", st.hbm_read_bytes,
                    st.hbm_write_bytes, st.vmem_read_bytes, st.vmem_write_bytes);
   s += fmt::format("  MXU {} FLOP, VPU {} ops, XLU {} ops\n", st.mxu_flops, st.vpu_ops, st.xlu_ops);
+  timing::TimingResult timed;
+  if (timing) {
+    ASSIGN_OR_RETURN(timed, timing::RunTiming(chip, dispatch_log, {.record_instructions = !o.trace_path.empty()}));
+    const timing::TimingStats& ts = timed.stats;
+    s += fmt::format("  {} cycles ({:.6g} s at {} MHz), MXU utilization {:.1f}% ({:.1f}% of the {} core(s) used), "
+                     "roofline bound {:.0f} cycles\n",
+                     ts.cycles, ts.seconds, chip.clock_mhz, 100 * ts.mxu_utilization,
+                     100 * ts.mxu_utilization_used_cores, ts.cores_used, ts.roofline_cycles);
+  }
+  if (!o.trace_path.empty()) {
+    RETURN_IF_ERROR(WriteStringToFile(o.trace_path, timing::TraceJson(chip, timed).dump() + "\n"));
+    s += fmt::format("wrote trace to {}\n", o.trace_path);
+  }
   if (!o.stats_path.empty()) {
     nlohmann::json j;
+    if (timing) j["timing"] = timed.stats.ToJson();
     j["program"] = o.program;
     j["functional"] = st.ToJson();
     j["host_seconds"] = sec;

@@ -30,7 +30,9 @@ struct SimCommandOptions {
   std::vector<std::pair<std::string, std::string>> inputs;   // buffer name, .npy path
   std::vector<std::pair<std::string, std::string>> outputs;  // buffer name, .npy path
   std::string output_dir;  // if set: every output/inout buffer not named in `outputs` -> <dir>/<name>.npy
-  std::string stats_path;  // JSON: functional stats + the chip config
+  std::string stats_path;  // JSON: functional stats, timing stats ("timing") + the chip config
+  std::string trace_path;  // Chrome trace-event JSON of the timing model (Perfetto)
+  bool timing = true;      // run the timing model (cycles in the summary and stats)
   uint64_t seed = 0;       // for inputs not given
   int threads = 0;         // host threads; 0 = all
 };

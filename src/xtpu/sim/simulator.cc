@@ -144,6 +144,13 @@ std::string Device::Where(const Core& c, std::string_view unit, int pc) const {
   return w;
 }
 
+// Appends to SimOptions::dispatch_log (the timing model's input).
+static void LogDispatch(DispatchLog& log, const Core& c, const Instruction& inst,
+                        const std::array<int64_t, isa::kMaxOperands>& v) {
+  if (static_cast<int>(log.size()) <= c.id) log.resize(c.id + 1);
+  log[c.id].push_back({c.pc, inst.opcode, inst.unit, inst.wait, inst.signal, v});
+}
+
 Unit& Device::UnitFor(Core& c, const Instruction& inst) {
   UnitKind k = inst.info().unit;
   int base = k == UnitKind::kDma   ? 0
@@ -178,6 +185,7 @@ StatusOr<bool> Device::RunSequencer(Core& c) {
         r.v[i] = static_cast<int64_t>(base + static_cast<uint64_t>(o.imm));
       }
       u.queue.push_back(r);
+      if (options_.dispatch_log) LogDispatch(*options_.dispatch_log, c, inst, r.v);
       ++c.pc;
       progress = true;
       continue;
@@ -247,6 +255,11 @@ StatusOr<bool> Device::RunSequencer(Core& c) {
       default: XTPU_CHECK(false);
     }
     if (inst.signal >= 0) ++c.sems[inst.signal];
+    if (options_.dispatch_log) {
+      std::array<int64_t, isa::kMaxOperands> v{};
+      for (int i = 0; i < info.num_operands; ++i) v[i] = val(i);
+      LogDispatch(*options_.dispatch_log, c, inst, v);
+    }
     c.seq_acquired = false;
     ++c.seq_executed;
     c.pc = next;

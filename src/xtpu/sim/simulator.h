@@ -18,10 +18,12 @@
 //   ASSIGN_OR_RETURN(Literal c, s.GetBuffer("C"));
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -33,11 +35,28 @@
 
 namespace xtpu::sim {
 
+// One instruction as the sequencer executed or dispatched it, with operands
+// resolved to values (see SimOptions::dispatch_log; the timing model replays
+// these).
+struct DispatchRecord {
+  int pc = 0;
+  isa::Opcode opcode = isa::Opcode::kNop;
+  uint8_t unit = 0;
+  int32_t wait = -1, signal = -1;
+  std::array<int64_t, isa::kMaxOperands> v{};
+  // Operand value by name (XTPU_CHECKs the name exists).
+  int64_t operator[](std::string_view name) const { return v[isa::GetOpInfo(opcode).Find(name)]; }
+};
+using DispatchLog = std::vector<std::vector<DispatchRecord>>;  // per core, in sequencer order
+
 struct SimOptions {
   uint64_t seed = 0;        // for input buffers the host did not set
   int threads = 0;          // host threads for MXU work; 0 = hardware concurrency
   int64_t max_steps = 0;    // instructions executed (all units); 0 = unlimited
   int64_t max_work = 0;     // elements/bytes processed; 0 = unlimited (fuzzing)
+  // If set: per core, every instruction the sequencer executed or dispatched,
+  // in order, with resolved operands (input of timing::RunTiming).
+  DispatchLog* dispatch_log = nullptr;
 };
 
 // Counts from a functional run; the timing model adds cycles to these.
