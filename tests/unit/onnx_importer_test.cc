@@ -259,3 +259,88 @@ TEST(OnnxImporter, ConstantInputsOption) {
 
 }  // namespace
 }  // namespace xtpu
+
+// Small models built in C++ for importer rules the conformance data does not
+// pin down: legacy (opset < 7) broadcasting and clear rejections.
+namespace xtpu {
+namespace {
+
+void AddInput(onnx::GraphProto* g, const std::string& name, std::vector<int64_t> dims) {
+  auto* vi = g->add_input();
+  vi->set_name(name);
+  auto* tt = vi->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
+}
+
+// One-node model `op`(inputs) -> "y" at `opset`; `setup` adds attributes.
+StatusOr<std::unique_ptr<Module>> OneNode(const std::string& op, int64_t opset,
+                                          std::vector<std::pair<std::string, std::vector<int64_t>>> inputs,
+                                          std::function<void(onnx::NodeProto*)> setup) {
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.add_opset_import()->set_version(opset);
+  auto* g = m.mutable_graph();
+  g->set_name("g");
+  auto* n = g->add_node();
+  n->set_op_type(op);
+  n->set_name("n0");
+  for (auto& [name, dims] : inputs) {
+    AddInput(g, name, dims);
+    n->add_input(name);
+  }
+  n->add_output("y");
+  g->add_output()->set_name("y");
+  if (setup) setup(n);
+  return ImportOnnxBytes(m.SerializeAsString(), "test.onnx");
+}
+
+void IntAttr(onnx::NodeProto* n, const std::string& name, int64_t v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(v);
+}
+
+TEST(OnnxImporterLegacy, AddBroadcastAlongAxis) {
+  auto m = OneNode("Add", 6, {{"a", {2, 3, 2}}, {"b", {3}}}, [](onnx::NodeProto* n) {
+    IntAttr(n, "broadcast", 1);
+    IntAttr(n, "axis", 1);
+  });
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  std::vector<float> a(12, 0.0f);
+  auto got = Evaluate(**m, {Literal::FromVector(DType::kF32, {2, 3, 2}, a),
+                            Literal::FromVector(DType::kF32, {3}, std::vector<float>{1, 2, 3})});
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  std::vector<float> want = {1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3};
+  EXPECT_EQ((*got)[0], Literal::FromVector(DType::kF32, {2, 3, 2}, want));
+}
+
+TEST(OnnxImporterLegacy, AddWithoutBroadcastNeedsEqualShapes) {
+  auto m = OneNode("Add", 6, {{"a", {2, 3}}, {"b", {3}}}, nullptr);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("attribute 'broadcast' is 0"), std::string::npos) << m.status().message();
+}
+
+TEST(OnnxImporterLegacy, BatchNormTrainingIsUnimplemented) {
+  auto m = OneNode("BatchNormalization", 6, {{"x", {1, 2}}, {"s", {2}}, {"b", {2}}, {"m", {2}}, {"v", {2}}},
+                   nullptr);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kUnimplemented) << m.status().message();
+  EXPECT_NE(m.status().message().find("'is_test'"), std::string::npos) << m.status().message();
+}
+
+TEST(OnnxImporterResize, CropAndResizeIsUnimplemented) {
+  auto m = OneNode("Resize", 13, {{"x", {1, 1, 2, 2}}}, [](onnx::NodeProto* n) {
+    auto* a = n->add_attribute();
+    a->set_name("coordinate_transformation_mode");
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s("tf_crop_and_resize");
+  });
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kUnimplemented) << m.status().message();
+  EXPECT_NE(m.status().message().find("tf_crop_and_resize"), std::string::npos) << m.status().message();
+}
+
+}  // namespace
+}  // namespace xtpu

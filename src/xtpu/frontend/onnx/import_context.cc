@@ -361,6 +361,9 @@ const OpTable& Converters() {
     RegisterNnOps(*t);
     RegisterShapeOps(*t);
     RegisterReduceOps(*t);
+    RegisterIndexOps(*t);
+    RegisterLossOps(*t);
+    RegisterResizeOps(*t);
     return t;
   }();
   return *table;

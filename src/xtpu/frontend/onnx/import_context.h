@@ -145,6 +145,9 @@ void RegisterElementwiseOps(OpTable& table);
 void RegisterNnOps(OpTable& table);
 void RegisterShapeOps(OpTable& table);
 void RegisterReduceOps(OpTable& table);
+void RegisterIndexOps(OpTable& table);
+void RegisterLossOps(OpTable& table);
+void RegisterResizeOps(OpTable& table);
 
 // Largest tensor the importer will build (the IR's limit too): 2^31 elements.
 constexpr int64_t kMaxTensorElements = int64_t{1} << 31;

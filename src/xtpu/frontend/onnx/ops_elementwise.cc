@@ -1,5 +1,6 @@
 // ONNX elementwise ops: arithmetic, math functions, activations,
 // comparisons, logic, Where, Cast, Clip, variadic Min/Max/Sum/Mean.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -18,10 +19,55 @@ Converter UnaryOp(Opcode op) {
   };
 }
 
+// Opsets < 7 had no numpy broadcasting: with broadcast=0 the shapes must be
+// equal; with broadcast=1, B's shape matches a contiguous run of A's dims
+// starting at `axis` (default: aligned to the right), B dims of 1 repeating.
+StatusOr<Instruction*> LegacyBroadcast(ImportContext& ctx, Instruction* a, Instruction* b) {
+  ASSIGN_OR_RETURN(int64_t broadcast, ctx.Int("broadcast", 0));
+  ASSIGN_OR_RETURN(int64_t axis, ctx.Int("axis", -1));
+  if (ctx.HasAttr("consumed_inputs")) { ASSIGN_OR_RETURN(auto unused, ctx.Ints("consumed_inputs")); (void)unused; }
+  const auto& ad = a->shape.dims;
+  const auto& bd = b->shape.dims;
+  if (!broadcast) {
+    if (ad != bd)
+      return ctx.Error("operand shapes {} and {} differ and attribute 'broadcast' is 0",
+                       a->shape.ToString(), b->shape.ToString());
+    return b;
+  }
+  int64_t ra = a->shape.rank(), rb = b->shape.rank();
+  // A one-element B is a scalar.
+  if (b->shape.num_elements() == 1 && rb <= 1) {
+    ASSIGN_OR_RETURN(Instruction * s, ctx.Reshape(b, {}));
+    return ctx.b().Broadcast(s, ad, {});
+  }
+  if (rb > ra)
+    return ctx.Error("operand B {} has a higher rank than A {}", b->shape.ToString(), a->shape.ToString());
+  if (!ctx.HasAttr("axis")) axis = ra - rb;
+  ASSIGN_OR_RETURN(axis, ctx.NormalizeAxis(axis, std::max<int64_t>(ra, 1), "axis"));
+  if (axis + rb > ra)
+    return ctx.Error("operand B {} does not fit into A {} at axis {}", b->shape.ToString(),
+                     a->shape.ToString(), axis);
+  std::vector<int64_t> keep, squeezed;
+  for (int64_t i = 0; i < rb; ++i) {
+    if (bd[i] == ad[axis + i]) {
+      keep.push_back(axis + i);
+      squeezed.push_back(bd[i]);
+    } else if (bd[i] != 1) {
+      return ctx.Error("operand B {} does not match A {} at axis {} (legacy broadcasting)",
+                       b->shape.ToString(), a->shape.ToString(), axis);
+    }
+  }
+  ASSIGN_OR_RETURN(Instruction * bs, ctx.Reshape(b, squeezed));
+  return ctx.b().Broadcast(bs, ad, keep);
+}
+
 Converter BinaryOp(Opcode op) {
   return [op](ImportContext& ctx) -> Status {
     ASSIGN_OR_RETURN(Instruction * a, ctx.Input(0));
     ASSIGN_OR_RETURN(Instruction * b, ctx.Input(1));
+    bool legacy = ctx.opset() < 7 && (op == Opcode::kAdd || op == Opcode::kSubtract ||
+                                      op == Opcode::kMultiply || op == Opcode::kDivide);
+    if (legacy) { ASSIGN_OR_RETURN(b, LegacyBroadcast(ctx, a, b)); }
     ASSIGN_OR_RETURN(Instruction * y, ctx.Binary(op, a, b));
     ctx.SetOutput(0, y);
     return OkStatus();
@@ -190,10 +236,264 @@ StatusOr<Instruction*> Reciprocal(ImportContext& ctx, Instruction* x) {
   return o.bin(Opcode::kDivide, one, x);
 }
 
+// Trigonometric and hyperbolic functions built from exp/log/sqrt/atan2.
+StatusOr<Instruction*> Tan(ImportContext& ctx, Instruction* x) {
+  Ops o{ctx};
+  ASSIGN_OR_RETURN(Instruction * s, o.un(Opcode::kSin, x));
+  ASSIGN_OR_RETURN(Instruction * c, o.un(Opcode::kCos, x));
+  return o.bin(Opcode::kDivide, s, c);
+}
+
+// sqrt(1 - x^2)
+StatusOr<Instruction*> SqrtOneMinusSq(Ops& o, Instruction* x) {
+  ASSIGN_OR_RETURN(Instruction * one, o.c(x, 1));
+  ASSIGN_OR_RETURN(Instruction * sq, o.bin(Opcode::kMultiply, x, x));
+  ASSIGN_OR_RETURN(Instruction * d, o.bin(Opcode::kSubtract, one, sq));
+  return o.un(Opcode::kSqrt, d);
+}
+
+StatusOr<Instruction*> Asin(ImportContext& ctx, Instruction* x) {
+  Ops o{ctx};
+  ASSIGN_OR_RETURN(Instruction * r, SqrtOneMinusSq(o, x));
+  return o.bin(Opcode::kAtan2, x, r);
+}
+
+StatusOr<Instruction*> Acos(ImportContext& ctx, Instruction* x) {
+  Ops o{ctx};
+  ASSIGN_OR_RETURN(Instruction * r, SqrtOneMinusSq(o, x));
+  return o.bin(Opcode::kAtan2, r, x);
+}
+
+StatusOr<Instruction*> Atan(ImportContext& ctx, Instruction* x) {
+  Ops o{ctx};
+  ASSIGN_OR_RETURN(Instruction * one, o.c(x, 1));
+  return o.bin(Opcode::kAtan2, x, one);
+}
+
+// (exp(x) -/+ exp(-x)) / 2
+StatusOr<Instruction*> SinhCosh(ImportContext& ctx, Instruction* x, bool cosh) {
+  Ops o{ctx};
+  ASSIGN_OR_RETURN(Instruction * ep, o.un(Opcode::kExp, x));
+  ASSIGN_OR_RETURN(Instruction * nx, o.un(Opcode::kNegate, x));
+  ASSIGN_OR_RETURN(Instruction * en, o.un(Opcode::kExp, nx));
+  ASSIGN_OR_RETURN(Instruction * y, o.bin(cosh ? Opcode::kAdd : Opcode::kSubtract, ep, en));
+  return o.scale(y, 0.5);
+}
+StatusOr<Instruction*> Sinh(ImportContext& ctx, Instruction* x) { return SinhCosh(ctx, x, false); }
+StatusOr<Instruction*> Cosh(ImportContext& ctx, Instruction* x) { return SinhCosh(ctx, x, true); }
+
+// log(x + sqrt(x^2 + s)): asinh with s = 1, acosh with s = -1.
+StatusOr<Instruction*> LogSqrt(ImportContext& ctx, Instruction* x, double s) {
+  Ops o{ctx};
+  ASSIGN_OR_RETURN(Instruction * sq, o.bin(Opcode::kMultiply, x, x));
+  ASSIGN_OR_RETURN(Instruction * d, o.shift(sq, s));
+  ASSIGN_OR_RETURN(Instruction * r, o.un(Opcode::kSqrt, d));
+  ASSIGN_OR_RETURN(Instruction * a, o.bin(Opcode::kAdd, x, r));
+  return o.un(Opcode::kLog, a);
+}
+StatusOr<Instruction*> Asinh(ImportContext& ctx, Instruction* x) { return LogSqrt(ctx, x, 1); }
+StatusOr<Instruction*> Acosh(ImportContext& ctx, Instruction* x) { return LogSqrt(ctx, x, -1); }
+
+// 0.5 * log((1 + x) / (1 - x))
+StatusOr<Instruction*> Atanh(ImportContext& ctx, Instruction* x) {
+  Ops o{ctx};
+  ASSIGN_OR_RETURN(Instruction * one, o.c(x, 1));
+  ASSIGN_OR_RETURN(Instruction * p, o.bin(Opcode::kAdd, one, x));
+  ASSIGN_OR_RETURN(Instruction * m, o.bin(Opcode::kSubtract, one, x));
+  ASSIGN_OR_RETURN(Instruction * q, o.bin(Opcode::kDivide, p, m));
+  ASSIGN_OR_RETURN(Instruction * l, o.un(Opcode::kLog, q));
+  return o.scale(l, 0.5);
+}
+
+// x > alpha ? x : 0
+StatusOr<Instruction*> ThresholdedRelu(ImportContext& ctx, Instruction* x) {
+  Ops o{ctx};
+  ASSIGN_OR_RETURN(float alpha, ctx.Float("alpha", 1.0f));
+  ASSIGN_OR_RETURN(Instruction * a, o.c(x, alpha));
+  ASSIGN_OR_RETURN(Instruction * zero, o.c(x, 0));
+  ASSIGN_OR_RETURN(Instruction * p, ctx.b().Compare(CompareDirection::kGt, x, a));
+  return ctx.b().Select(p, x, zero);
+}
+
+// x < -lambd ? x + bias : x > lambd ? x - bias : 0
+StatusOr<Instruction*> Shrink(ImportContext& ctx, Instruction* x) {
+  Ops o{ctx};
+  ASSIGN_OR_RETURN(float bias, ctx.Float("bias", 0.0f));
+  ASSIGN_OR_RETURN(float lambd, ctx.Float("lambd", 0.5f));
+  ASSIGN_OR_RETURN(Instruction * lo, o.c(x, -lambd));
+  ASSIGN_OR_RETURN(Instruction * hi, o.c(x, lambd));
+  ASSIGN_OR_RETURN(Instruction * zero, o.c(x, 0));
+  ASSIGN_OR_RETURN(Instruction * xp, o.shift(x, bias));
+  ASSIGN_OR_RETURN(Instruction * xm, o.shift(x, -bias));
+  ASSIGN_OR_RETURN(Instruction * below, ctx.b().Compare(CompareDirection::kLt, x, lo));
+  ASSIGN_OR_RETURN(Instruction * above, ctx.b().Compare(CompareDirection::kGt, x, hi));
+  ASSIGN_OR_RETURN(Instruction * y, ctx.b().Select(above, xm, zero));
+  return ctx.b().Select(below, xp, y);
+}
+
+Status IsNaN(ImportContext& ctx) {
+  ASSIGN_OR_RETURN(Instruction * x, ctx.Input(0));
+  if (!IsFloat(x->shape.dtype)) return ctx.Error("input must be floating-point, got {}", DTypeName(x->shape.dtype));
+  ASSIGN_OR_RETURN(Instruction * y, ctx.b().Compare(CompareDirection::kNe, x, x));
+  ctx.SetOutput(0, y);
+  return OkStatus();
+}
+
+Status IsInf(ImportContext& ctx) {
+  ASSIGN_OR_RETURN(Instruction * x, ctx.Input(0));
+  ASSIGN_OR_RETURN(int64_t neg, ctx.Int("detect_negative", 1));
+  ASSIGN_OR_RETURN(int64_t pos, ctx.Int("detect_positive", 1));
+  if (!IsFloat(x->shape.dtype)) return ctx.Error("input must be floating-point, got {}", DTypeName(x->shape.dtype));
+  ASSIGN_OR_RETURN(Instruction * pinf, ctx.FullLike(x, INFINITY));
+  ASSIGN_OR_RETURN(Instruction * ninf, ctx.FullLike(x, -INFINITY));
+  ASSIGN_OR_RETURN(Instruction * ip, ctx.b().Compare(CompareDirection::kEq, x, pinf));
+  ASSIGN_OR_RETURN(Instruction * in, ctx.b().Compare(CompareDirection::kEq, x, ninf));
+  Instruction* y;
+  if (neg && pos) {
+    ASSIGN_OR_RETURN(y, ctx.b().Binary(Opcode::kOr, ip, in));
+  } else if (pos) {
+    y = ip;
+  } else if (neg) {
+    y = in;
+  } else {
+    ASSIGN_OR_RETURN(y, ctx.Full(DType::kPred, x->shape.dims, 0));
+  }
+  ctx.SetOutput(0, y);
+  return OkStatus();
+}
+
+// A quantization parameter (scale or zero point): a scalar, or with per-axis
+// quantization a 1-D tensor along `axis` of x, broadcast to x's shape.
+StatusOr<Instruction*> QuantParam(ImportContext& ctx, Instruction* p, Instruction* x, int64_t axis,
+                                  std::string_view what) {
+  if (p->shape.num_elements() == 1 && p->shape.rank() <= 1) {
+    ASSIGN_OR_RETURN(Instruction * s, ctx.Reshape(p, {}));
+    return ctx.b().Broadcast(s, x->shape.dims, {});
+  }
+  if (p->shape.rank() != 1 || x->shape.rank() == 0)
+    return ctx.Error("{} {} must be a scalar or a vector (x is {})", what, p->shape.ToString(), x->shape.ToString());
+  ASSIGN_OR_RETURN(axis, ctx.NormalizeAxis(axis, x->shape.rank(), "axis"));
+  if (p->shape.dims[0] != x->shape.dims[axis])
+    return ctx.Error("{} {} must be a scalar or a vector of x's dim {} ({})", what, p->shape.ToString(), axis,
+                     x->shape.ToString());
+  return ctx.b().Broadcast(p, x->shape.dims, {axis});
+}
+
+StatusOr<int64_t> QuantAxis(ImportContext& ctx, Instruction* x) {
+  ASSIGN_OR_RETURN(int64_t axis, ctx.Int("axis", 1));
+  ASSIGN_OR_RETURN(int64_t block, ctx.Int("block_size", 0));
+  if (block != 0) return ctx.UnsupportedAttr("block_size", std::to_string(block));
+  (void)x;  // checked against x only when a parameter is per-axis
+  return axis;
+}
+
+// y = saturate(round_half_even(x / scale) + zero_point)
+Status QuantizeLinear(ImportContext& ctx) {
+  ASSIGN_OR_RETURN(Instruction * x, ctx.Input(0));
+  ASSIGN_OR_RETURN(Instruction * scale, ctx.Input(1));
+  ASSIGN_OR_RETURN(int64_t axis, QuantAxis(ctx, x));
+  ASSIGN_OR_RETURN(int64_t saturate, ctx.Int("saturate", 1));
+  (void)saturate;  // only affects float8 types, which xtpu lacks
+  DType out = DType::kU8;
+  Instruction* zp = nullptr;
+  if (ctx.has_input(2)) {
+    ASSIGN_OR_RETURN(zp, ctx.Input(2));
+    out = zp->shape.dtype;
+  }
+  if (ctx.HasAttr("output_dtype")) {
+    ASSIGN_OR_RETURN(int64_t od, ctx.Int("output_dtype", 0));
+    if (od != 0) {
+      if (od < 0 || od > std::numeric_limits<int32_t>::max())
+        return ctx.Error("attribute 'output_dtype' = {} is not an ONNX element type", od);
+      ASSIGN_OR_RETURN(out, DTypeFromOnnx(static_cast<int32_t>(od), "attribute 'output_dtype' of " + ctx.Label()));
+    }
+  }
+  if (out != DType::kU8 && out != DType::kS8)
+    return ctx.Unimplemented("quantizing to {} is not supported (only uint8 and int8)", DTypeName(out));
+  if (!IsFloat(x->shape.dtype)) return ctx.Error("x must be floating-point, got {}", DTypeName(x->shape.dtype));
+  ASSIGN_OR_RETURN(scale, ctx.Convert(scale, x->shape.dtype));
+  ASSIGN_OR_RETURN(scale, QuantParam(ctx, scale, x, axis, "y_scale"));
+  ASSIGN_OR_RETURN(Instruction * q, ctx.b().Binary(Opcode::kDivide, x, scale));
+  ASSIGN_OR_RETURN(q, ctx.b().Unary(Opcode::kRoundNearestEven, q));
+  if (zp) {
+    ASSIGN_OR_RETURN(Instruction * z, ctx.Convert(zp, x->shape.dtype));
+    ASSIGN_OR_RETURN(z, QuantParam(ctx, z, x, axis, "y_zero_point"));
+    ASSIGN_OR_RETURN(q, ctx.b().Binary(Opcode::kAdd, q, z));
+  }
+  ASSIGN_OR_RETURN(Instruction * lo, ctx.FullLike(q, out == DType::kU8 ? 0 : -128));
+  ASSIGN_OR_RETURN(Instruction * hi, ctx.FullLike(q, out == DType::kU8 ? 255 : 127));
+  ASSIGN_OR_RETURN(q, ctx.b().Clamp(lo, q, hi));
+  ASSIGN_OR_RETURN(Instruction * y, ctx.Convert(q, out));
+  ctx.SetOutput(0, y);
+  return OkStatus();
+}
+
+// y = (x - zero_point) * scale
+Status DequantizeLinear(ImportContext& ctx) {
+  ASSIGN_OR_RETURN(Instruction * x, ctx.Input(0));
+  ASSIGN_OR_RETURN(Instruction * scale, ctx.Input(1));
+  ASSIGN_OR_RETURN(int64_t axis, QuantAxis(ctx, x));
+  if (!IsFloat(scale->shape.dtype)) return ctx.Error("x_scale must be floating-point");
+  DType t = scale->shape.dtype;
+  ASSIGN_OR_RETURN(Instruction * v, ctx.Convert(x, t));
+  if (ctx.has_input(2)) {
+    ASSIGN_OR_RETURN(Instruction * zp, ctx.Input(2));
+    ASSIGN_OR_RETURN(zp, ctx.Convert(zp, t));
+    ASSIGN_OR_RETURN(zp, QuantParam(ctx, zp, x, axis, "x_zero_point"));
+    ASSIGN_OR_RETURN(v, ctx.b().Binary(Opcode::kSubtract, v, zp));
+  }
+  ASSIGN_OR_RETURN(scale, QuantParam(ctx, scale, x, axis, "x_scale"));
+  ASSIGN_OR_RETURN(Instruction * y, ctx.b().Binary(Opcode::kMultiply, v, scale));
+  ctx.SetOutput(0, y);
+  return OkStatus();
+}
+
+// uint8 quantization with scale and zero point from x's range (which is
+// widened to include 0): outputs y, y_scale, y_zero_point.
+Status DynamicQuantizeLinear(ImportContext& ctx) {
+  ASSIGN_OR_RETURN(Instruction * x, ctx.Input(0));
+  if (x->shape.dtype != DType::kF32) return ctx.Error("x must be float32, got {}", DTypeName(x->shape.dtype));
+  std::vector<int64_t> all;
+  for (int64_t i = 0; i < x->shape.rank(); ++i) all.push_back(i);
+  ASSIGN_OR_RETURN(Instruction * mx, ctx.Reduce(x, all, Opcode::kMaximum, 0));
+  ASSIGN_OR_RETURN(Instruction * mn, ctx.Reduce(x, all, Opcode::kMinimum, 0));
+  ASSIGN_OR_RETURN(Instruction * range, ctx.b().Binary(Opcode::kSubtract, mx, mn));
+  ASSIGN_OR_RETURN(Instruction * q255, ctx.ScalarConstant(DType::kF32, 255));
+  ASSIGN_OR_RETURN(Instruction * scale, ctx.b().Binary(Opcode::kDivide, range, q255));
+  ASSIGN_OR_RETURN(Instruction * zero, ctx.ScalarConstant(DType::kF32, 0));
+  ASSIGN_OR_RETURN(Instruction * zp, ctx.b().Binary(Opcode::kDivide, mn, scale));
+  ASSIGN_OR_RETURN(zp, ctx.b().Binary(Opcode::kSubtract, zero, zp));
+  ASSIGN_OR_RETURN(zp, ctx.b().Unary(Opcode::kRoundNearestEven, zp));
+  ASSIGN_OR_RETURN(zp, ctx.b().Clamp(zero, zp, q255));
+  ASSIGN_OR_RETURN(Instruction * sb, ctx.b().Broadcast(scale, x->shape.dims, {}));
+  ASSIGN_OR_RETURN(Instruction * zb, ctx.b().Broadcast(zp, x->shape.dims, {}));
+  ASSIGN_OR_RETURN(Instruction * q, ctx.b().Binary(Opcode::kDivide, x, sb));
+  ASSIGN_OR_RETURN(q, ctx.b().Unary(Opcode::kRoundNearestEven, q));
+  ASSIGN_OR_RETURN(q, ctx.b().Binary(Opcode::kAdd, q, zb));
+  ASSIGN_OR_RETURN(Instruction * lo, ctx.FullLike(q, 0));
+  ASSIGN_OR_RETURN(Instruction * hi, ctx.FullLike(q, 255));
+  ASSIGN_OR_RETURN(q, ctx.b().Clamp(lo, q, hi));
+  ASSIGN_OR_RETURN(Instruction * y, ctx.Convert(q, DType::kU8));
+  ctx.SetOutput(0, y);
+  if (ctx.has_output(1)) ctx.SetOutput(1, scale);
+  if (ctx.has_output(2)) {
+    ASSIGN_OR_RETURN(Instruction * z8, ctx.Convert(zp, DType::kU8));
+    ctx.SetOutput(2, z8);
+  }
+  return OkStatus();
+}
+
 Status PRelu(ImportContext& ctx) {
   ASSIGN_OR_RETURN(Instruction * x, ctx.Input(0));
   ASSIGN_OR_RETURN(Instruction * slope, ctx.Input(1));
-  ASSIGN_OR_RETURN(slope, ctx.BroadcastTo(slope, x->shape.dims));
+  if (ctx.HasAttr("consumed_inputs")) { ASSIGN_OR_RETURN(auto unused, ctx.Ints("consumed_inputs")); (void)unused; }
+  if (ctx.opset() < 7 && slope->shape.rank() == 1 && x->shape.rank() >= 2 &&
+      slope->shape.dims[0] != 1 && slope->shape.dims[0] == x->shape.dims[1]) {
+    // Opsets < 7: a per-channel slope [C] applies along axis 1.
+    ASSIGN_OR_RETURN(slope, ctx.b().Broadcast(slope, x->shape.dims, {1}));
+  } else {
+    ASSIGN_OR_RETURN(slope, ctx.BroadcastTo(slope, x->shape.dims));
+  }
   ASSIGN_OR_RETURN(Instruction * neg, ctx.b().Binary(Opcode::kMultiply, x, slope));
   Ops o{ctx};
   ASSIGN_OR_RETURN(Instruction * y, o.where_neg(x, neg));
@@ -347,6 +647,22 @@ void RegisterElementwiseOps(OpTable& t) {
   t["Softsign"] = Activation(Softsign);
   t["Reciprocal"] = Activation(Reciprocal);
   t["PRelu"] = PRelu;
+  t["Tan"] = Activation(Tan);
+  t["Asin"] = Activation(Asin);
+  t["Acos"] = Activation(Acos);
+  t["Atan"] = Activation(Atan);
+  t["Sinh"] = Activation(Sinh);
+  t["Cosh"] = Activation(Cosh);
+  t["Asinh"] = Activation(Asinh);
+  t["Acosh"] = Activation(Acosh);
+  t["Atanh"] = Activation(Atanh);
+  t["ThresholdedRelu"] = Activation(ThresholdedRelu);
+  t["Shrink"] = Activation(Shrink);
+  t["IsNaN"] = IsNaN;
+  t["IsInf"] = IsInf;
+  t["QuantizeLinear"] = QuantizeLinear;
+  t["DequantizeLinear"] = DequantizeLinear;
+  t["DynamicQuantizeLinear"] = DynamicQuantizeLinear;
   t["Clip"] = Clip;
   t["Where"] = Where;
   t["Cast"] = Cast;

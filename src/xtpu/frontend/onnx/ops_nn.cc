@@ -1,5 +1,7 @@
 // ONNX neural-network ops: MatMul, Gemm, Conv, ConvTranspose, pooling,
-// normalizations (inference), Softmax/LogSoftmax, Dropout.
+// integer/quantized MatMul and Conv, LRN,
+// normalizations (BatchNormalization also in training mode), MVN,
+// Softmax/LogSoftmax, Dropout.
 #include <cmath>
 #include <numeric>
 
@@ -17,9 +19,82 @@ int64_t Product(const std::vector<int64_t>& v, size_t from, size_t to) {
   return p;
 }
 
+StatusOr<Instruction*> MatMulOf(ImportContext& ctx, Instruction* a, Instruction* b);
+
 Status MatMul(ImportContext& ctx) {
   ASSIGN_OR_RETURN(Instruction * a, ctx.Input(0));
   ASSIGN_OR_RETURN(Instruction * b, ctx.Input(1));
+  ASSIGN_OR_RETURN(Instruction * y, MatMulOf(ctx, a, b));
+  ctx.SetOutput(0, y);
+  return OkStatus();
+}
+
+// (integer) x - zero_point in int32; the zero point must be a scalar.
+StatusOr<Instruction*> CenteredS32(ImportContext& ctx, Instruction* x, int zp_input, std::string_view what) {
+  if (x->shape.dtype != DType::kU8 && x->shape.dtype != DType::kS8)
+    return ctx.Error("{} must be uint8 or int8, got {}", what, DTypeName(x->shape.dtype));
+  ASSIGN_OR_RETURN(Instruction * v, ctx.Convert(x, DType::kS32));
+  if (!ctx.has_input(zp_input)) return v;
+  ASSIGN_OR_RETURN(Instruction * zp, ctx.Input(zp_input));
+  if (zp->shape.num_elements() != 1)
+    return ctx.Unimplemented("per-axis zero point {} of {} is not supported", zp->shape.ToString(), what);
+  ASSIGN_OR_RETURN(zp, ctx.Convert(zp, DType::kS32));
+  ASSIGN_OR_RETURN(zp, ctx.Reshape(zp, {}));
+  ASSIGN_OR_RETURN(zp, ctx.b().Broadcast(zp, v->shape.dims, {}));
+  return ctx.b().Binary(Opcode::kSubtract, v, zp);
+}
+
+// int32 = (A - a_zero_point) @ (B - b_zero_point)
+Status MatMulInteger(ImportContext& ctx) {
+  ASSIGN_OR_RETURN(Instruction * a, ctx.Input(0));
+  ASSIGN_OR_RETURN(Instruction * b, ctx.Input(1));
+  ASSIGN_OR_RETURN(a, CenteredS32(ctx, a, 2, "A"));
+  ASSIGN_OR_RETURN(b, CenteredS32(ctx, b, 3, "B"));
+  ASSIGN_OR_RETURN(Instruction * y, MatMulOf(ctx, a, b));
+  ctx.SetOutput(0, y);
+  return OkStatus();
+}
+
+// The scalar float parameter at input i.
+StatusOr<Instruction*> ScalarParam(ImportContext& ctx, int i, std::string_view what) {
+  ASSIGN_OR_RETURN(Instruction * v, ctx.Input(i));
+  if (v->shape.num_elements() != 1)
+    return ctx.Unimplemented("per-axis {} {} is not supported", what, v->shape.ToString());
+  ASSIGN_OR_RETURN(v, ctx.Convert(v, DType::kF32));
+  return ctx.Reshape(v, {});
+}
+
+// y = saturate(round((a - a_zp) @ (b - b_zp) * a_scale * b_scale / y_scale) + y_zp)
+Status QLinearMatMul(ImportContext& ctx) {
+  ASSIGN_OR_RETURN(Instruction * a, ctx.Input(0));
+  ASSIGN_OR_RETURN(Instruction * b, ctx.Input(3));
+  ASSIGN_OR_RETURN(Instruction * yzp, ctx.Input(7));
+  DType out = yzp->shape.dtype;
+  if (out != DType::kU8 && out != DType::kS8) return ctx.Error("y_zero_point must be uint8 or int8");
+  ASSIGN_OR_RETURN(a, CenteredS32(ctx, a, 2, "a"));
+  ASSIGN_OR_RETURN(b, CenteredS32(ctx, b, 5, "b"));
+  ASSIGN_OR_RETURN(Instruction * acc, MatMulOf(ctx, a, b));
+  ASSIGN_OR_RETURN(Instruction * as, ScalarParam(ctx, 1, "a_scale"));
+  ASSIGN_OR_RETURN(Instruction * bs, ScalarParam(ctx, 4, "b_scale"));
+  ASSIGN_OR_RETURN(Instruction * ys, ScalarParam(ctx, 6, "y_scale"));
+  ASSIGN_OR_RETURN(Instruction * zf, ScalarParam(ctx, 7, "y_zero_point"));
+  ASSIGN_OR_RETURN(Instruction * k, ctx.b().Binary(Opcode::kMultiply, as, bs));
+  ASSIGN_OR_RETURN(k, ctx.b().Binary(Opcode::kDivide, k, ys));
+  ASSIGN_OR_RETURN(Instruction * f, ctx.Convert(acc, DType::kF32));
+  ASSIGN_OR_RETURN(k, ctx.b().Broadcast(k, f->shape.dims, {}));
+  ASSIGN_OR_RETURN(zf, ctx.b().Broadcast(zf, f->shape.dims, {}));
+  ASSIGN_OR_RETURN(f, ctx.b().Binary(Opcode::kMultiply, f, k));
+  ASSIGN_OR_RETURN(f, ctx.b().Unary(Opcode::kRoundNearestEven, f));
+  ASSIGN_OR_RETURN(f, ctx.b().Binary(Opcode::kAdd, f, zf));
+  ASSIGN_OR_RETURN(Instruction * lo, ctx.FullLike(f, out == DType::kU8 ? 0 : -128));
+  ASSIGN_OR_RETURN(Instruction * hi, ctx.FullLike(f, out == DType::kU8 ? 255 : 127));
+  ASSIGN_OR_RETURN(f, ctx.b().Clamp(lo, f, hi));
+  ASSIGN_OR_RETURN(Instruction * y, ctx.Convert(f, out));
+  ctx.SetOutput(0, y);
+  return OkStatus();
+}
+
+StatusOr<Instruction*> MatMulOf(ImportContext& ctx, Instruction* a, Instruction* b) {
   if (a->shape.dtype != b->shape.dtype)
     return ctx.Error("operand types differ: {} and {}", DTypeName(a->shape.dtype), DTypeName(b->shape.dtype));
   auto ad = a->shape.dims, bd = b->shape.dims;
@@ -67,9 +142,7 @@ Status MatMul(ImportContext& ctx) {
   }
   if (!a_vec) out_dims.push_back(m);
   if (!b_vec) out_dims.push_back(n);
-  ASSIGN_OR_RETURN(y, ctx.Reshape(y, out_dims));
-  ctx.SetOutput(0, y);
-  return OkStatus();
+  return ctx.Reshape(y, out_dims);
 }
 
 Status Gemm(ImportContext& ctx) {
@@ -79,6 +152,9 @@ Status Gemm(ImportContext& ctx) {
   ASSIGN_OR_RETURN(float beta, ctx.Float("beta", 1.0f));
   ASSIGN_OR_RETURN(int64_t trans_a, ctx.Int("transA", 0));
   ASSIGN_OR_RETURN(int64_t trans_b, ctx.Int("transB", 0));
+  // Opsets < 7: C broadcasts only with broadcast=1 (unidirectionally, as later).
+  ASSIGN_OR_RETURN(int64_t broadcast, ctx.Int("broadcast", ctx.opset() < 7 ? 0 : 1));
+  if (ctx.opset() >= 7 && ctx.HasAttr("broadcast")) return ctx.Error("attribute 'broadcast' was removed in opset 7");
   if (a->shape.rank() != 2 || b->shape.rank() != 2)
     return ctx.Error("A and B must be 2-D, got {} and {}", a->shape.ToString(), b->shape.ToString());
   DotDims dd;
@@ -91,6 +167,9 @@ Status Gemm(ImportContext& ctx) {
   }
   if (ctx.has_input(2) && beta != 0.0f) {
     ASSIGN_OR_RETURN(Instruction * c, ctx.Input(2));
+    if (!broadcast && c->shape.dims != y->shape.dims)
+      return ctx.Error("C {} must have the result shape {} when attribute 'broadcast' is 0",
+                       c->shape.ToString(), y->shape.ToString());
     ASSIGN_OR_RETURN(c, ctx.BroadcastTo(c, y->shape.dims));
     if (beta != 1.0f) {
       ASSIGN_OR_RETURN(Instruction * k, ctx.FullLike(c, beta));
@@ -183,9 +262,15 @@ StatusOr<Instruction*> AddChannelBias(ImportContext& ctx, Instruction* y, int bi
   return ctx.b().Binary(Opcode::kAdd, y, bb);
 }
 
-Status Conv(ImportContext& ctx) {
+// Conv, or with `integer` ConvInteger: int32 convolution of x - x_zero_point
+// and w - w_zero_point (inputs 2 and 3), without bias.
+Status ConvImpl(ImportContext& ctx, bool integer) {
   ASSIGN_OR_RETURN(Instruction * x, ctx.Input(0));
   ASSIGN_OR_RETURN(Instruction * w, ctx.Input(1));
+  if (integer) {
+    ASSIGN_OR_RETURN(x, CenteredS32(ctx, x, 2, "x"));
+    ASSIGN_OR_RETURN(w, CenteredS32(ctx, w, 3, "w"));
+  }
   int64_t r = x->shape.rank();
   if (r < 3 || w->shape.rank() != r)
     return ctx.Error("expects input and weights of equal rank >= 3, got {} and {}", x->shape.ToString(), w->shape.ToString());
@@ -205,10 +290,13 @@ Status Conv(ImportContext& ctx) {
     win[i].pad_hi = wa.pads[i + nsp];
   }
   ASSIGN_OR_RETURN(Instruction * y, ctx.b().Convolution(x, w, win, NchwConvDims(nsp), group));
-  ASSIGN_OR_RETURN(y, AddChannelBias(ctx, y, 2));
+  if (!integer) { ASSIGN_OR_RETURN(y, AddChannelBias(ctx, y, 2)); }
   ctx.SetOutput(0, y);
   return OkStatus();
 }
+
+Status Conv(ImportContext& ctx) { return ConvImpl(ctx, false); }
+Status ConvInteger(ImportContext& ctx) { return ConvImpl(ctx, true); }
 
 Status ConvTranspose(ImportContext& ctx) {
   ASSIGN_OR_RETURN(Instruction * x, ctx.Input(0));
@@ -413,6 +501,53 @@ StatusOr<Instruction*> PerChannel(ImportContext& ctx, Instruction* v, Instructio
   return ctx.b().Broadcast(v, like->shape.dims, {1});
 }
 
+// training_mode=1 (opset 14+): normalize with the batch statistics; outputs
+// 1 and 2 are the running mean and (population) variance updated with
+// `momentum`.
+Status BatchNormTraining(ImportContext& ctx, Instruction* x, Instruction* scale, Instruction* bias,
+                         Instruction* in_mean, Instruction* in_var, float eps, float momentum) {
+  int64_t r = x->shape.rank();
+  if (r < 2) return ctx.Error("input must have rank >= 2");
+  std::vector<int64_t> dims = {0};
+  for (int64_t i = 2; i < r; ++i) dims.push_back(i);
+  int64_t n = x->shape.num_elements() / std::max<int64_t>(x->shape.dims[1], 1);
+  ASSIGN_OR_RETURN(Instruction * sum, ctx.Reduce(x, dims, Opcode::kAdd, 0));
+  ASSIGN_OR_RETURN(Instruction * nn, ctx.FullLike(sum, static_cast<double>(n)));
+  ASSIGN_OR_RETURN(Instruction * mean, ctx.b().Binary(Opcode::kDivide, sum, nn));
+  ASSIGN_OR_RETURN(Instruction * mb, PerChannel(ctx, mean, x, "mean"));
+  ASSIGN_OR_RETURN(Instruction * xc, ctx.b().Binary(Opcode::kSubtract, x, mb));
+  ASSIGN_OR_RETURN(Instruction * sq, ctx.b().Binary(Opcode::kMultiply, xc, xc));
+  ASSIGN_OR_RETURN(Instruction * ssum, ctx.Reduce(sq, dims, Opcode::kAdd, 0));
+  ASSIGN_OR_RETURN(Instruction * var, ctx.b().Binary(Opcode::kDivide, ssum, nn));
+  ASSIGN_OR_RETURN(Instruction * e, ctx.FullLike(var, eps));
+  ASSIGN_OR_RETURN(Instruction * ve, ctx.b().Binary(Opcode::kAdd, var, e));
+  ASSIGN_OR_RETURN(Instruction * inv, ctx.b().Unary(Opcode::kRsqrt, ve));
+  ASSIGN_OR_RETURN(Instruction * a, ctx.b().Binary(Opcode::kMultiply, scale, inv));
+  ASSIGN_OR_RETURN(a, PerChannel(ctx, a, x, "scale"));
+  ASSIGN_OR_RETURN(Instruction * bb, PerChannel(ctx, bias, x, "bias"));
+  ASSIGN_OR_RETURN(Instruction * y, ctx.b().Binary(Opcode::kMultiply, xc, a));
+  ASSIGN_OR_RETURN(y, ctx.b().Binary(Opcode::kAdd, y, bb));
+  ctx.SetOutput(0, y);
+  auto blend = [&](Instruction* running, Instruction* current) -> StatusOr<Instruction*> {
+    ASSIGN_OR_RETURN(Instruction * m, ctx.FullLike(running, momentum));
+    ASSIGN_OR_RETURN(Instruction * m1, ctx.FullLike(running, 1.0 - momentum));
+    ASSIGN_OR_RETURN(Instruction * p, ctx.b().Binary(Opcode::kMultiply, running, m));
+    ASSIGN_OR_RETURN(Instruction * q, ctx.b().Binary(Opcode::kMultiply, current, m1));
+    return ctx.b().Binary(Opcode::kAdd, p, q);
+  };
+  if (ctx.has_output(1)) {
+    ASSIGN_OR_RETURN(Instruction * rm, blend(in_mean, mean));
+    ctx.SetOutput(1, rm);
+  }
+  if (ctx.has_output(2)) {
+    ASSIGN_OR_RETURN(Instruction * rv, blend(in_var, var));
+    ctx.SetOutput(2, rv);
+  }
+  for (int i = 3; i < ctx.num_outputs(); ++i)
+    if (ctx.has_output(i)) return ctx.Unimplemented("output {} (saved statistics) is not supported", i);
+  return OkStatus();
+}
+
 Status BatchNormalization(ImportContext& ctx) {
   ASSIGN_OR_RETURN(Instruction * x, ctx.Input(0));
   ASSIGN_OR_RETURN(Instruction * scale, ctx.Input(1));
@@ -423,8 +558,14 @@ Status BatchNormalization(ImportContext& ctx) {
   ASSIGN_OR_RETURN(float momentum, ctx.Float("momentum", 0.9f));
   (void)momentum;  // only used in training
   ASSIGN_OR_RETURN(int64_t training, ctx.Int("training_mode", 0));
-  if (training) return ctx.UnsupportedAttr("training_mode", "1");
+  if (training) return BatchNormTraining(ctx, x, scale, bias, mean, var, eps, momentum);
   ASSIGN_OR_RETURN(int64_t spatial, ctx.Int("spatial", 1));
+  // Opsets < 7: is_test=0 asks for training statistics; consumed_inputs
+  // (opset 1) only described in-place updates.
+  // is_test defaulted to 0 (training: batch statistics) and was dropped in opset 7.
+  ASSIGN_OR_RETURN(int64_t is_test, ctx.Int("is_test", ctx.opset() < 7 ? 0 : 1));
+  if (!is_test) return ctx.UnsupportedAttr("is_test", "0 (training mode)");
+  if (ctx.HasAttr("consumed_inputs")) { ASSIGN_OR_RETURN(auto unused, ctx.Ints("consumed_inputs")); (void)unused; }
   if (spatial != 1) return ctx.UnsupportedAttr("spatial", std::to_string(spatial));
   for (int i = 1; i < ctx.num_outputs(); ++i)
     if (ctx.has_output(i)) return ctx.Unimplemented("output {} (training statistics) is not supported", i);
@@ -502,6 +643,43 @@ Status LayerNormalization(ImportContext& ctx) {
     ASSIGN_OR_RETURN(Instruction * iv, ctx.Reshape(inv, stat_dims));
     ctx.SetOutput(2, iv);
   }
+  return OkStatus();
+}
+
+// (x - mean) / (sqrt(mean(x^2) - mean^2) + 1e-9) over `axes`, as ONNX's
+// function body defines it.
+Status MeanVarianceNormalization(ImportContext& ctx) {
+  ASSIGN_OR_RETURN(Instruction * x, ctx.Input(0));
+  ASSIGN_OR_RETURN(auto axes, ctx.Ints("axes", {0, 2, 3}));
+  int64_t r = x->shape.rank();
+  if (!IsFloat(x->shape.dtype)) return ctx.Error("input must be floating-point");
+  std::vector<int64_t> dims;
+  for (int64_t a : axes) {
+    ASSIGN_OR_RETURN(int64_t n, ctx.NormalizeAxis(a, r, "axes"));
+    if (std::find(dims.begin(), dims.end(), n) == dims.end()) dims.push_back(n);
+  }
+  std::sort(dims.begin(), dims.end());
+  std::vector<int64_t> keep;
+  for (int64_t i = 0; i < r; ++i)
+    if (std::find(dims.begin(), dims.end(), i) == dims.end()) keep.push_back(i);
+  int64_t n = 1;
+  for (int64_t d : dims) n *= x->shape.dims[d];
+  ASSIGN_OR_RETURN(Instruction * sum, ctx.Reduce(x, dims, Opcode::kAdd, 0));
+  ASSIGN_OR_RETURN(Instruction * nn, ctx.FullLike(sum, static_cast<double>(n)));
+  ASSIGN_OR_RETURN(Instruction * mean, ctx.b().Binary(Opcode::kDivide, sum, nn));
+  ASSIGN_OR_RETURN(Instruction * sq, ctx.b().Binary(Opcode::kMultiply, x, x));
+  ASSIGN_OR_RETURN(Instruction * sqs, ctx.Reduce(sq, dims, Opcode::kAdd, 0));
+  ASSIGN_OR_RETURN(Instruction * msq, ctx.b().Binary(Opcode::kDivide, sqs, nn));
+  ASSIGN_OR_RETURN(Instruction * m2, ctx.b().Binary(Opcode::kMultiply, mean, mean));
+  ASSIGN_OR_RETURN(Instruction * var, ctx.b().Binary(Opcode::kSubtract, msq, m2));
+  ASSIGN_OR_RETURN(Instruction * sd, ctx.b().Unary(Opcode::kSqrt, var));
+  ASSIGN_OR_RETURN(Instruction * eps, ctx.FullLike(sd, 1e-9));
+  ASSIGN_OR_RETURN(sd, ctx.b().Binary(Opcode::kAdd, sd, eps));
+  ASSIGN_OR_RETURN(Instruction * mb, ctx.b().Broadcast(mean, x->shape.dims, keep));
+  ASSIGN_OR_RETURN(Instruction * sb, ctx.b().Broadcast(sd, x->shape.dims, keep));
+  ASSIGN_OR_RETURN(Instruction * y, ctx.b().Binary(Opcode::kSubtract, x, mb));
+  ASSIGN_OR_RETURN(y, ctx.b().Binary(Opcode::kDivide, y, sb));
+  ctx.SetOutput(0, y);
   return OkStatus();
 }
 
@@ -583,12 +761,48 @@ Status Dropout(ImportContext& ctx) {
   return OkStatus();
 }
 
+// y = x / (bias + alpha / size * sum of x^2 over `size` channels)^beta.
+Status Lrn(ImportContext& ctx) {
+  ASSIGN_OR_RETURN(Instruction * x, ctx.Input(0));
+  ASSIGN_OR_RETURN(float alpha, ctx.Float("alpha", 1e-4f));
+  ASSIGN_OR_RETURN(float beta, ctx.Float("beta", 0.75f));
+  ASSIGN_OR_RETURN(float bias, ctx.Float("bias", 1.0f));
+  if (!ctx.HasAttr("size")) return ctx.Error("attribute 'size' is required");
+  ASSIGN_OR_RETURN(int64_t size, ctx.Int("size", 1));
+  RETURN_IF_ERROR(ctx.CheckAttrRange("size", size, 1, 1 << 20));
+  int64_t r = x->shape.rank();
+  if (r < 2) return ctx.Error("input must have rank >= 2, got {}", x->shape.ToString());
+  if (!IsFloat(x->shape.dtype)) return ctx.Error("input must be floating-point");
+  ASSIGN_OR_RETURN(Instruction * sq, ctx.b().Binary(Opcode::kMultiply, x, x));
+  std::vector<WindowDim> win(r);
+  win[1].size = size;
+  win[1].pad_lo = (size - 1) / 2;
+  win[1].pad_hi = size - 1 - (size - 1) / 2;
+  ASSIGN_OR_RETURN(Instruction * zero, ctx.ScalarConstant(x->shape.dtype, 0));
+  ASSIGN_OR_RETURN(Computation * add, ctx.Reducer(Opcode::kAdd, x->shape.dtype));
+  ASSIGN_OR_RETURN(Instruction * sum, ctx.b().ReduceWindow(sq, zero, win, add));
+  ASSIGN_OR_RETURN(Instruction * k, ctx.FullLike(sum, alpha / size));
+  ASSIGN_OR_RETURN(Instruction * d, ctx.b().Binary(Opcode::kMultiply, sum, k));
+  ASSIGN_OR_RETURN(Instruction * bb, ctx.FullLike(sum, bias));
+  ASSIGN_OR_RETURN(d, ctx.b().Binary(Opcode::kAdd, d, bb));
+  ASSIGN_OR_RETURN(Instruction * be, ctx.FullLike(sum, beta));
+  ASSIGN_OR_RETURN(d, ctx.b().Binary(Opcode::kPower, d, be));
+  ASSIGN_OR_RETURN(Instruction * y, ctx.b().Binary(Opcode::kDivide, x, d));
+  ctx.SetOutput(0, y);
+  return OkStatus();
+}
+
 }  // namespace
 
 void RegisterNnOps(OpTable& t) {
+  t["LRN"] = Lrn;
+  t["MeanVarianceNormalization"] = MeanVarianceNormalization;
   t["MatMul"] = MatMul;
+  t["MatMulInteger"] = MatMulInteger;
+  t["QLinearMatMul"] = QLinearMatMul;
   t["Gemm"] = Gemm;
   t["Conv"] = Conv;
+  t["ConvInteger"] = ConvInteger;
   t["ConvTranspose"] = ConvTranspose;
   t["MaxPool"] = Pool(true);
   t["AveragePool"] = Pool(false);

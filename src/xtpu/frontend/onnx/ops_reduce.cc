@@ -1,5 +1,5 @@
-// ONNX reductions: ReduceSum/Mean/Max/Min/Prod/L1/L2/SumSquare/LogSumExp and
-// ArgMax/ArgMin (a variadic reduce over value and index).
+// ONNX reductions: ReduceSum/Mean/Max/Min/Prod/L1/L2/SumSquare/LogSumExp/LogSum and
+// ArgMax/ArgMin (a variadic reduce over value and index), TopK, Det.
 #include <algorithm>
 
 #include "xtpu/frontend/onnx/import_context.h"
@@ -8,7 +8,7 @@ namespace xtpu::onnx_import {
 
 namespace {
 
-enum class Kind { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kSumSquare, kLogSumExp };
+enum class Kind { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kSumSquare, kLogSumExp, kLogSum };
 
 Converter ReduceOp(Kind kind) {
   return [kind](ImportContext& ctx) -> Status {
@@ -68,7 +68,7 @@ Converter ReduceOp(Kind kind) {
       ASSIGN_OR_RETURN(y, ctx.b().Binary(Opcode::kDivide, y, c));
     } else if (kind == Kind::kL2) {
       ASSIGN_OR_RETURN(y, ctx.b().Unary(Opcode::kSqrt, y));
-    } else if (kind == Kind::kLogSumExp) {
+    } else if (kind == Kind::kLogSumExp || kind == Kind::kLogSum) {
       ASSIGN_OR_RETURN(y, ctx.b().Unary(Opcode::kLog, y));
     }
     if (keepdims) {
@@ -132,9 +132,134 @@ Converter ArgOp(bool is_max) {
   };
 }
 
+// TopK as k rounds of "first best untaken element" along the axis; k is a
+// constant, and at most kMaxTopK rounds are unrolled.
+constexpr int64_t kMaxTopK = 256;
+
+Status TopK(ImportContext& ctx) {
+  ASSIGN_OR_RETURN(Instruction * x, ctx.Input(0));
+  ASSIGN_OR_RETURN(int64_t axis, ctx.Int("axis", -1));
+  ASSIGN_OR_RETURN(int64_t largest, ctx.Int("largest", 1));
+  ASSIGN_OR_RETURN(int64_t sorted, ctx.Int("sorted", 1));
+  (void)sorted;  // the result is always sorted, which satisfies both settings
+  int64_t k;
+  if (ctx.opset() < 10) {
+    if (!ctx.HasAttr("k")) return ctx.Error("attribute 'k' is required");
+    ASSIGN_OR_RETURN(k, ctx.Int("k", 0));
+  } else {
+    ASSIGN_OR_RETURN(auto kv, ctx.ConstantInts(1, "K"));
+    if (kv.size() != 1) return ctx.Error("K must hold one value, got {}", kv.size());
+    k = kv[0];
+  }
+  int64_t r = x->shape.rank();
+  ASSIGN_OR_RETURN(axis, ctx.NormalizeAxis(axis, r, "axis"));
+  const auto& d = x->shape.dims;
+  if (k < 0 || k > d[axis]) return ctx.Error("K = {} is out of range [0, {}]", k, d[axis]);
+  if (k > kMaxTopK) return ctx.Unimplemented("K = {} is larger than the supported {}", k, kMaxTopK);
+  DType t = x->shape.dtype;
+  std::vector<int64_t> keep, out = d;
+  for (int64_t i = 0; i < r; ++i)
+    if (i != axis) keep.push_back(i);
+  out[axis] = 1;
+  ASSIGN_OR_RETURN(Instruction * io, ctx.b().Iota(Shape(DType::kS64, d), axis));
+  ASSIGN_OR_RETURN(Instruction * taken, ctx.Full(DType::kPred, d, 0));
+  ASSIGN_OR_RETURN(Instruction * worst, ctx.FullLike(x, largest ? LowestValue(t) : HighestValue(t)));
+  ASSIGN_OR_RETURN(Instruction * big, ctx.FullLike(io, static_cast<double>(d[axis])));
+  std::vector<Instruction*> vals, idxs;
+  Opcode best = largest ? Opcode::kMaximum : Opcode::kMinimum;
+  for (int64_t j = 0; j < k; ++j) {
+    ASSIGN_OR_RETURN(Instruction * cand, ctx.b().Select(taken, worst, x));
+    ASSIGN_OR_RETURN(Instruction * m, ctx.Reduce(cand, {axis}, best, largest ? LowestValue(t) : HighestValue(t)));
+    ASSIGN_OR_RETURN(Instruction * mb, ctx.b().Broadcast(m, d, keep));
+    ASSIGN_OR_RETURN(Instruction * eq, ctx.b().Compare(CompareDirection::kEq, cand, mb));
+    ASSIGN_OR_RETURN(Instruction * nt, ctx.b().Unary(Opcode::kNot, taken));
+    ASSIGN_OR_RETURN(eq, ctx.b().Binary(Opcode::kAnd, eq, nt));
+    ASSIGN_OR_RETURN(Instruction * ci, ctx.b().Select(eq, io, big));
+    ASSIGN_OR_RETURN(Instruction * first, ctx.Reduce(ci, {axis}, Opcode::kMinimum, HighestValue(DType::kS64)));
+    ASSIGN_OR_RETURN(Instruction * fb, ctx.b().Broadcast(first, d, keep));
+    ASSIGN_OR_RETURN(Instruction * hit, ctx.b().Compare(CompareDirection::kEq, io, fb));
+    ASSIGN_OR_RETURN(taken, ctx.b().Binary(Opcode::kOr, taken, hit));
+    ASSIGN_OR_RETURN(m, ctx.Reshape(m, out));
+    ASSIGN_OR_RETURN(first, ctx.Reshape(first, out));
+    vals.push_back(m);
+    idxs.push_back(first);
+  }
+  Instruction *v, *i;
+  if (k == 0) {
+    out[axis] = 0;
+    ASSIGN_OR_RETURN(v, ctx.Full(t, out, 0));
+    ASSIGN_OR_RETURN(i, ctx.Full(DType::kS64, out, 0));
+  } else {
+    ASSIGN_OR_RETURN(v, ctx.b().Concatenate(vals, axis));
+    ASSIGN_OR_RETURN(i, ctx.b().Concatenate(idxs, axis));
+  }
+  ctx.SetOutput(0, v);
+  if (ctx.has_output(1)) ctx.SetOutput(1, i);
+  return OkStatus();
+}
+
+// Det of [..., n, n] by cofactor expansion along the first row, unrolled for
+// n <= kMaxDet (no pivoting; exact formula).
+constexpr int64_t kMaxDet = 4;
+
+StatusOr<Instruction*> Cofactor(ImportContext& ctx, const std::vector<std::vector<Instruction*>>& m,
+                                std::vector<int64_t> rows, std::vector<int64_t> cols) {
+  if (rows.size() == 1) return m[rows[0]][cols[0]];
+  Instruction* acc = nullptr;
+  std::vector<int64_t> sub_rows(rows.begin() + 1, rows.end());
+  for (size_t j = 0; j < cols.size(); ++j) {
+    std::vector<int64_t> sub_cols = cols;
+    sub_cols.erase(sub_cols.begin() + j);
+    ASSIGN_OR_RETURN(Instruction * minor, Cofactor(ctx, m, sub_rows, sub_cols));
+    ASSIGN_OR_RETURN(Instruction * term, ctx.b().Binary(Opcode::kMultiply, m[rows[0]][cols[j]], minor));
+    if (!acc) {
+      acc = term;
+    } else {
+      ASSIGN_OR_RETURN(acc, ctx.b().Binary(j % 2 ? Opcode::kSubtract : Opcode::kAdd, acc, term));
+    }
+  }
+  return acc;
+}
+
+Status Det(ImportContext& ctx) {
+  ASSIGN_OR_RETURN(Instruction * x, ctx.Input(0));
+  int64_t r = x->shape.rank();
+  if (r < 2 || x->shape.dims[r - 1] != x->shape.dims[r - 2])
+    return ctx.Error("input {} must be [..., n, n]", x->shape.ToString());
+  if (!IsFloat(x->shape.dtype)) return ctx.Error("input must be floating-point");
+  int64_t n = x->shape.dims[r - 1];
+  if (n > kMaxDet) return ctx.Unimplemented("matrices of size {} (at most {} are supported)", n, kMaxDet);
+  std::vector<int64_t> batch(x->shape.dims.begin(), x->shape.dims.end() - 2);
+  if (n == 0) {
+    ASSIGN_OR_RETURN(Instruction * one, ctx.Full(x->shape.dtype, batch, 1));
+    ctx.SetOutput(0, one);
+    return OkStatus();
+  }
+  std::vector<std::vector<Instruction*>> m(n, std::vector<Instruction*>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      std::vector<int64_t> start(r, 0), limit = x->shape.dims;
+      start[r - 2] = i;
+      limit[r - 2] = i + 1;
+      start[r - 1] = j;
+      limit[r - 1] = j + 1;
+      ASSIGN_OR_RETURN(Instruction * e, ctx.b().Slice(x, start, limit, std::vector<int64_t>(r, 1)));
+      ASSIGN_OR_RETURN(m[i][j], ctx.Reshape(e, batch));
+    }
+  }
+  std::vector<int64_t> idx(n);
+  for (int64_t i = 0; i < n; ++i) idx[i] = i;
+  ASSIGN_OR_RETURN(Instruction * y, Cofactor(ctx, m, idx, idx));
+  if (n == 1) { ASSIGN_OR_RETURN(y, ctx.b().Unary(Opcode::kCopy, y)); }
+  ctx.SetOutput(0, y);
+  return OkStatus();
+}
+
 }  // namespace
 
 void RegisterReduceOps(OpTable& t) {
+  t["Det"] = Det;
+  t["TopK"] = TopK;
   t["ReduceSum"] = ReduceOp(Kind::kSum);
   t["ReduceMean"] = ReduceOp(Kind::kMean);
   t["ReduceMax"] = ReduceOp(Kind::kMax);
@@ -144,6 +269,7 @@ void RegisterReduceOps(OpTable& t) {
   t["ReduceL2"] = ReduceOp(Kind::kL2);
   t["ReduceSumSquare"] = ReduceOp(Kind::kSumSquare);
   t["ReduceLogSumExp"] = ReduceOp(Kind::kLogSumExp);
+  t["ReduceLogSum"] = ReduceOp(Kind::kLogSum);
   t["ArgMax"] = ArgOp(true);
   t["ArgMin"] = ArgOp(false);
 }

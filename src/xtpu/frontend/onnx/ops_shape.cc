@@ -1,6 +1,6 @@
 // ONNX shape and data-movement ops: Shape, Size, Reshape, Flatten,
 // Transpose, Squeeze, Unsqueeze, Concat, Split, Slice, Gather, Expand, Tile,
-// Pad, Range, ConstantOfShape, Constant, Identity.
+// Pad, Range, ConstantOfShape, Constant, Identity, Hann/Hamming/BlackmanWindow.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -582,6 +582,36 @@ Status Trilu(ImportContext& ctx) {
   return OkStatus();
 }
 
+// Hann/Hamming/Blackman windows of a constant size, computed at import time.
+enum class WindowKind { kHann, kHamming, kBlackman };
+
+Converter WindowOp(WindowKind kind) {
+  return [kind](ImportContext& ctx) -> Status {
+    ASSIGN_OR_RETURN(double size_v, ctx.ConstantScalar(0, "size"));
+    ASSIGN_OR_RETURN(int64_t periodic, ctx.Int("periodic", 1));
+    ASSIGN_OR_RETURN(int64_t odt, ctx.Int("output_datatype", onnx::TensorProto::FLOAT));
+    if (odt < 0 || odt > std::numeric_limits<int32_t>::max())
+      return ctx.Error("attribute 'output_datatype' = {} is not an ONNX element type", odt);
+    ASSIGN_OR_RETURN(DType t, DTypeFromOnnx(static_cast<int32_t>(odt), "attribute 'output_datatype' of " + ctx.Label()));
+    if (!(size_v >= 0) || size_v > static_cast<double>(kMaxConstantElements))
+      return ctx.Error("size {} must be in [0, {}]", size_v, kMaxConstantElements);
+    int64_t n = static_cast<int64_t>(size_v);
+    double denom = periodic ? static_cast<double>(n) : static_cast<double>(n - 1);
+    std::vector<double> w(n);
+    for (int64_t i = 0; i < n; ++i) {
+      double x = denom > 0 ? 2 * M_PI * i / denom : 0.0;
+      switch (kind) {
+        case WindowKind::kHann: w[i] = 0.5 - 0.5 * std::cos(x); break;
+        case WindowKind::kHamming: w[i] = 25.0 / 46.0 - 21.0 / 46.0 * std::cos(x); break;
+        case WindowKind::kBlackman: w[i] = 0.42 - 0.5 * std::cos(x) + 0.08 * std::cos(2 * x); break;
+      }
+    }
+    ASSIGN_OR_RETURN(Instruction * y, ctx.b().Constant(Literal::FromVector(t, {n}, w)));
+    ctx.SetOutput(0, y);
+    return OkStatus();
+  };
+}
+
 }  // namespace
 
 void RegisterShapeOps(OpTable& t) {
@@ -604,6 +634,9 @@ void RegisterShapeOps(OpTable& t) {
   t["ConstantOfShape"] = ConstantOfShape;
   t["Constant"] = ConstantOp;
   t["Trilu"] = Trilu;
+  t["HannWindow"] = WindowOp(WindowKind::kHann);
+  t["HammingWindow"] = WindowOp(WindowKind::kHamming);
+  t["BlackmanWindow"] = WindowOp(WindowKind::kBlackman);
 }
 
 }  // namespace xtpu::onnx_import
