@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in build-fuzz (clang, ASan + UBSan) and runs
 # each for N seconds (default 60): fuzz/run_fuzzers.sh [seconds].
+# With --runs N (CI): a fixed seed and N inputs per target instead, so the run
+# is the same on every machine: fuzz/run_fuzzers.sh --runs 50000.
 # Fails when a target finds a crash, leak, hang or sanitizer error; the
 # reproducer is left in build-fuzz/fuzz-artifacts/<target>/.
 set -euo pipefail
-secs="${1:-60}"
+limit=(-max_total_time="${1:-60}")
+what="${1:-60}s"
+if [ "${1:-}" = "--runs" ]; then
+  limit=(-seed=1 -runs="${2:?--runs needs a count}")
+  what="$2 runs (seed 1)"
+fi
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/build-fuzz"
 
@@ -32,8 +39,8 @@ status=0
 for target in ir_parser_fuzz onnx_import_fuzz isa_fuzz; do
   artifacts="$build/fuzz-artifacts/$target"
   mkdir -p "$artifacts"
-  echo "== $target for ${secs}s"
-  if ! "$build/fuzz/$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+  echo "== $target for $what"
+  if ! "$build/fuzz/$target" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="$artifacts/" -print_final_stats=1 \
       "$build/fuzz-corpus/$target" 2>"$build/$target.log"; then
     echo "FAILED: $target found a problem; see $build/$target.log and $artifacts/" >&2
