@@ -74,7 +74,12 @@ Status Matmul(Device& d, Core& c, MxuState& m, const Resolved& r) {
   // Decode the LHS tile to 32-bit once; the kernel then streams it.
   thread_local std::vector<uint8_t> raw;
   raw.resize(static_cast<size_t>(m.k * esz));
-  if (t == DType::kBF16) {
+  if (t == DType::kBF16 && c.vmem.Data() != nullptr && lhs % 2 == 0 && stride % 2 == 0) {
+    // Dense VMEM: the kernel reads the bf16 rows in place (range checked above).
+    const auto* a = reinterpret_cast<const uint16_t*>(c.vmem.Data() + lhs);
+    MatmulBF16(a, stride / 2, m.wf.data(), cols, reinterpret_cast<float*>(accs), cols, rows, m.k, m.n, accumulate,
+               d.threads());
+  } else if (t == DType::kBF16) {
     thread_local std::vector<float> a;
     a.resize(static_cast<size_t>(rows * m.k));
     for (int64_t i = 0; i < rows; ++i) {

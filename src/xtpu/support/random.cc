@@ -16,6 +16,22 @@ Literal RandomLiteral(const Shape& shape, Rng& rng) {
   // Number of grid bits per float type: values k / 2^(bits-1) - 1 with
   // k < 2^bits are exact in the type and lie in [-1, 1).
   int bits = shape.dtype == DType::kBF16 ? 8 : shape.dtype == DType::kF16 ? 11 : 24;
+  // Fast paths with the same values: k / 2^(bits-1) - 1 is exact in the
+  // type, so computing it in float and storing it (bf16: the top half of
+  // the f32 bits, an exact truncation) equals SetFromDouble.
+  if (shape.dtype == DType::kF32 || shape.dtype == DType::kBF16) {
+    const double scale = 1.0 / static_cast<double>(uint64_t{1} << (bits - 1));
+    for (int64_t i = 0; i < n; ++i) {
+      const double k = static_cast<double>(rng.Next() >> (64 - bits));
+      const float f = static_cast<float>(k * scale - 1.0);
+      if (shape.dtype == DType::kF32) {
+        lit.data<float>()[i] = f;
+      } else {
+        lit.data<bf16>()[i] = bf16::FromFloat(f);
+      }
+    }
+    return lit;
+  }
   for (int64_t i = 0; i < n; ++i) {
     uint64_t r = rng.Next();
     if (IsFloat(shape.dtype)) {
