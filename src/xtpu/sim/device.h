@@ -91,6 +91,9 @@ class Device {
 
   // Counts `n` units of work against SimOptions::max_work.
   Status ChargeWork(int64_t n);
+  // Charges a rows x cols tile: rows * (cols + 1), so per-row overhead counts
+  // even when cols is 0 (a fuzzer found 2^40 empty rows); overflow-checked.
+  Status ChargeWork(int64_t rows, int64_t cols);
 
  private:
   // Returns true if the sequencer made progress.

@@ -26,7 +26,7 @@ Status LoadWeights(Device& d, Core& c, MxuState& m, const Resolved& r, const Mem
   if (n < 1 || n > chip.mxu.cols) return Error("n = {} outside [1, mxu.cols = {}]", n, chip.mxu.cols);
   const int esz = DTypeBytes(t);
   RETURN_IF_ERROR(CheckTile(mem, src, stride, k, n * esz));
-  RETURN_IF_ERROR(d.ChargeWork(k * n));
+  RETURN_IF_ERROR(d.ChargeWork(k, n));
   const int64_t cols = chip.mxu.cols;
   std::vector<uint8_t> row(static_cast<size_t>(n * esz));
   m.loaded = true;
@@ -67,7 +67,7 @@ Status Matmul(Device& d, Core& c, MxuState& m, const Resolved& r) {
     return Error("accumulator rows [{}, {} + {}) outside the {} accumulator rows", acc, acc, rows, d.acc_rows());
   const int esz = DTypeBytes(t);
   RETURN_IF_ERROR(CheckTile(c.vmem, lhs, stride, rows, m.k * esz));
-  RETURN_IF_ERROR(d.ChargeWork(rows * m.n));
+  RETURN_IF_ERROR(d.ChargeWork(rows, m.n));
   if (rows == 0) return OkStatus();
   const int64_t cols = chip.mxu.cols;
   uint32_t* accs = d.Accumulators(m) + acc * cols;
@@ -120,7 +120,7 @@ Status ReadAcc(Device& d, Core& c, MxuState& m, const Resolved& r) {
     return Error("accumulator rows [{}, {} + {}) outside the {} accumulator rows", acc, acc, rows, d.acc_rows());
   const int esz = DTypeBytes(t);
   RETURN_IF_ERROR(CheckTile(c.vmem, dst, stride, rows, n * esz));
-  RETURN_IF_ERROR(d.ChargeWork(rows * n));
+  RETURN_IF_ERROR(d.ChargeWork(rows, n));
   const int64_t cols = chip.mxu.cols;
   const uint32_t* accs = d.Accumulators(m);
   std::vector<uint8_t> row(static_cast<size_t>(n * esz));

@@ -150,7 +150,7 @@ Status Binary(Device& d, Core& c, const Resolved& r, bool imm_form) {
     bcol = static_cast<isa::BMode>(r["bmode"]) == isa::BMode::kCol;
     RETURN_IF_ERROR(CheckTile(vm, b, bs, rows, (bcol ? 1 : cols) * esz));
   }
-  RETURN_IF_ERROR(d.ChargeWork(rows * cols));
+  RETURN_IF_ERROR(d.ChargeWork(rows, cols));
   const uint32_t imm = static_cast<uint32_t>(imm_form ? r["imm"] : 0);
   std::vector<uint32_t> va(cols), vb(cols), vo(cols);  // 32-bit lanes: f32 or s32
   for (int64_t i = 0; i < rows; ++i) {
@@ -188,7 +188,7 @@ Status Unary(Device& d, Core& c, const Resolved& r) {
   const int esz = DTypeBytes(t);
   RETURN_IF_ERROR(CheckTile(c.vmem, a, as, rows, cols * esz));
   RETURN_IF_ERROR(CheckTile(c.vmem, dst, ds, rows, cols * esz));
-  RETURN_IF_ERROR(d.ChargeWork(rows * cols));
+  RETURN_IF_ERROR(d.ChargeWork(rows, cols));
   std::vector<float> f(IsFloatT(t) ? cols : 0);
   std::vector<int32_t> v(IsFloatT(t) ? 0 : cols);
   for (int64_t i = 0; i < rows; ++i) {
@@ -216,7 +216,7 @@ Status Reduce(Device& d, Core& c, const Resolved& r) {
   if (rows < 1) return Error("reduce over {} rows (need at least 1)", rows);
   RETURN_IF_ERROR(CheckTile(c.vmem, src, ss, rows, cols * esz));
   RETURN_IF_ERROR(CheckTile(c.vmem, dst, 0, 1, cols * esz));
-  RETURN_IF_ERROR(d.ChargeWork(rows * cols));
+  RETURN_IF_ERROR(d.ChargeWork(rows, cols));
   if (IsFloatT(t)) {
     std::vector<float> s(cols), x(cols);
     LoadRowF32(c.vmem, src, cols, t, s.data());
@@ -251,7 +251,7 @@ Status Convert(Device& d, Core& c, const Resolved& r) {
   const int64_t dst = r["dst"], src = r["src"], rows = r["rows"], cols = r["cols"], ds = r["ds"], ss = r["ss"];
   RETURN_IF_ERROR(CheckTile(c.vmem, src, ss, rows, cols * DTypeBytes(from)));
   RETURN_IF_ERROR(CheckTile(c.vmem, dst, ds, rows, cols * DTypeBytes(to)));
-  RETURN_IF_ERROR(d.ChargeWork(rows * cols));
+  RETURN_IF_ERROR(d.ChargeWork(rows, cols));
   std::vector<float> f(cols);
   std::vector<int32_t> v(cols);
   for (int64_t i = 0; i < rows; ++i) {
@@ -277,7 +277,7 @@ Status Requant(Device& d, Core& c, const Resolved& r) {
   const double scale = std::bit_cast<float>(static_cast<uint32_t>(r["scale"]));
   RETURN_IF_ERROR(CheckTile(c.vmem, src, ss, rows, cols * 4));
   RETURN_IF_ERROR(CheckTile(c.vmem, dst, ds, rows, cols));
-  RETURN_IF_ERROR(d.ChargeWork(rows * cols));
+  RETURN_IF_ERROR(d.ChargeWork(rows, cols));
   std::vector<int32_t> v(cols);
   std::vector<int8_t> o(cols);
   for (int64_t i = 0; i < rows; ++i) {

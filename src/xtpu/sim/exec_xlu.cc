@@ -18,7 +18,7 @@ Status Transpose(Device& d, Core& c, const Resolved& r) {
   RETURN_IF_ERROR(CheckTile(c.vmem, src, ss, rows, cols * esz));
   RETURN_IF_ERROR(CheckTile(c.vmem, dst, ds, cols, rows * esz));
   if (static_cast<__int128>(rows) * cols * esz > c.vmem.size()) return Error("transposed tile {} x {} is larger than VMEM", rows, cols);
-  RETURN_IF_ERROR(d.ChargeWork(rows * cols));
+  RETURN_IF_ERROR(d.ChargeWork(rows, cols));
   std::vector<uint8_t> in(static_cast<size_t>(rows * cols * esz)), out(in.size());
   for (int64_t i = 0; i < rows; ++i) c.vmem.Read(src + i * ss, in.data() + i * cols * esz, cols * esz);
   for (int64_t i = 0; i < rows; ++i)
@@ -39,7 +39,7 @@ Status Reduce(Device& d, Core& c, const Resolved& r) {
   if (cols < 1) return Error("reduce over {} columns (need at least 1)", cols);
   RETURN_IF_ERROR(CheckTile(c.vmem, src, ss, rows, cols * esz));
   RETURN_IF_ERROR(CheckTile(c.vmem, dst, ds, rows, esz));
-  RETURN_IF_ERROR(d.ChargeWork(rows * cols));
+  RETURN_IF_ERROR(d.ChargeWork(rows, cols));
   const bool is_float = t == DType::kF32 || t == DType::kBF16;
   std::vector<float> f(is_float ? cols : 0);
   std::vector<int32_t> v(is_float ? 0 : cols);
@@ -74,7 +74,7 @@ Status Permute(Device& d, Core& c, const Resolved& r) {
   RETURN_IF_ERROR(CheckTile(c.vmem, src, ss, rows, cols * esz));
   RETURN_IF_ERROR(CheckTile(c.vmem, dst, ds, rows, cols * esz));
   RETURN_IF_ERROR(CheckTile(c.vmem, idx, 0, 1, cols * 4));
-  RETURN_IF_ERROR(d.ChargeWork(rows * cols));
+  RETURN_IF_ERROR(d.ChargeWork(rows, cols));
   std::vector<int32_t> p(cols);
   c.vmem.Read(idx, p.data(), cols * 4);
   for (int64_t j = 0; j < cols; ++j)

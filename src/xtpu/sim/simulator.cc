@@ -130,6 +130,13 @@ uint32_t* Device::Accumulators(MxuState& m) {
   return m.acc.get();
 }
 
+Status Device::ChargeWork(int64_t rows, int64_t cols) {
+  if (rows < 0 || cols < 0) return Error("negative tile size {} x {}", rows, cols);
+  __int128 n = static_cast<__int128>(rows) * (static_cast<__int128>(cols) + 1);
+  if (n > (__int128{1} << 62)) return Error("tile of {} x {} is too large", rows, cols);
+  return ChargeWork(static_cast<int64_t>(n));
+}
+
 Status Device::ChargeWork(int64_t n) {
   if (options_.max_work <= 0) return OkStatus();
   if (n < 0 || n > options_.max_work - work_) return Error("work budget of {} exceeded (SimOptions::max_work)", options_.max_work);
