@@ -91,8 +91,9 @@ class Device {
 
   // Counts `n` units of work against SimOptions::max_work.
   Status ChargeWork(int64_t n);
-  // Charges a rows x cols tile: rows * (cols + 1), so per-row overhead counts
-  // even when cols is 0 (a fuzzer found 2^40 empty rows); overflow-checked.
+  // Charges a rows x cols tile as (rows + 1) * (cols + 1), so per-row loops
+  // and row-sized buffers count even when the other side is 0 (the fuzzer
+  // found 2^40 empty rows, and a 2^32-column buffer for 0 rows).
   Status ChargeWork(int64_t rows, int64_t cols);
 
  private:

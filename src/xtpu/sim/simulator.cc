@@ -132,7 +132,7 @@ uint32_t* Device::Accumulators(MxuState& m) {
 
 Status Device::ChargeWork(int64_t rows, int64_t cols) {
   if (rows < 0 || cols < 0) return Error("negative tile size {} x {}", rows, cols);
-  __int128 n = static_cast<__int128>(rows) * (static_cast<__int128>(cols) + 1);
+  __int128 n = (static_cast<__int128>(rows) + 1) * (static_cast<__int128>(cols) + 1);
   if (n > (__int128{1} << 62)) return Error("tile of {} x {} is too large", rows, cols);
   return ChargeWork(static_cast<int64_t>(n));
 }
