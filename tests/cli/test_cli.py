@@ -418,6 +418,12 @@ class CliTest(unittest.TestCase):
             f.write(".core 0\nfrobnicate r1\n")
         self.assert_error(["asm", bad, "-o", self.path("x.bin")], "bad.s:2", "frobnicate")
 
+    def test_sim_runaway_program_is_stopped(self):
+        prog = self.path("runaway.s")
+        with open(prog, "w") as f:
+            f.write(".core 0\nloop r1, 100000\nloop r2, 100000\nnop\nendloop\nendloop\nhalt\n")
+        self.assert_error(["sim", prog, "--no-timing"], "runaway.s:4", "step budget")
+
 
 def main():
     global XTPU

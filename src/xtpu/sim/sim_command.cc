@@ -44,7 +44,12 @@ Status RunSimCommand(const SimCommandOptions& o, std::string* summary) {
   ASSIGN_OR_RETURN(isa::Program program, LoadProgramFile(o.program));
   DispatchLog dispatch_log;
   bool timing = o.timing || !o.trace_path.empty();
-  Simulator sim(chip, program, {.seed = o.seed, .threads = o.threads, .dispatch_log = timing ? &dispatch_log : nullptr});
+  // Bounds so a hostile or runaway program ends with an error instead of
+  // running for hours or filling memory: 2e7 instructions, 2^40 elements of work (a 4096^3
+  // GEMM needs about 2e5 instructions and 2^30 work).
+  Simulator sim(chip, program,
+                {.seed = o.seed, .threads = o.threads, .max_steps = 20'000'000, .max_work = int64_t{1} << 40,
+                 .dispatch_log = timing ? &dispatch_log : nullptr});
   for (const auto& [name, path] : o.inputs) {
     ASSIGN_OR_RETURN(Literal lit, ReadNpy(path));
     RETURN_IF_ERROR(sim.SetBuffer(name, lit).WithPrefix(path));
