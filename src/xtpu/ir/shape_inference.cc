@@ -57,6 +57,8 @@ class Checker {
 
   Status CheckArity();
   Status CheckDeclared(const Shape& s, const char* what) const;
+  // A declared result shape that is an array of the operand's element type.
+  Status CheckDeclaredArrayOf(const Shape& s, const Shape& x) const;
   Status CheckDimIndex(int64_t d, int64_t rank, const char* what) const;
   Status CheckUniqueDims(const std::vector<int64_t>& dims, int64_t rank, const char* what) const;
   Status CheckScalarInt(int i, const char* what) const;
@@ -379,6 +381,15 @@ StatusOr<Shape> Checker::ClampOp() {
   return x;
 }
 
+Status Checker::CheckDeclaredArrayOf(const Shape& s, const Shape& x) const {
+  RETURN_IF_ERROR(CheckDeclared(s, "declared"));
+  if (s.is_tuple) return Fail("declared shape {} is a tuple", s.ToString());
+  if (s.dtype != x.dtype) {
+    return Fail("declared type {} differs from the operand's {}", s.ToString(), x.ToString());
+  }
+  return OkStatus();
+}
+
 StatusOr<Shape> Checker::ConvertOp() {
   const Shape& s = inst_.shape;
   RETURN_IF_ERROR(CheckDeclared(s, "declared"));
@@ -392,11 +403,7 @@ StatusOr<Shape> Checker::ConvertOp() {
 StatusOr<Shape> Checker::BroadcastOp() {
   const Shape& s = inst_.shape;
   const Shape& x = Op(0);
-  RETURN_IF_ERROR(CheckDeclared(s, "declared"));
-  if (s.is_tuple) return Fail("declared shape {} is a tuple", s.ToString());
-  if (s.dtype != x.dtype) {
-    return Fail("declared type {} differs from the operand's {}", s.ToString(), x.ToString());
-  }
+  RETURN_IF_ERROR(CheckDeclaredArrayOf(s, x));
   const auto& dims = inst_.dimensions;
   if (static_cast<int64_t>(dims.size()) != x.rank()) {
     return Fail("dimensions {} must have one entry per operand dimension ({})", List(dims),
@@ -418,11 +425,7 @@ StatusOr<Shape> Checker::BroadcastOp() {
 StatusOr<Shape> Checker::ReshapeOp() {
   const Shape& s = inst_.shape;
   const Shape& x = Op(0);
-  RETURN_IF_ERROR(CheckDeclared(s, "declared"));
-  if (s.is_tuple) return Fail("declared shape {} is a tuple", s.ToString());
-  if (s.dtype != x.dtype) {
-    return Fail("declared type {} differs from the operand's {}", s.ToString(), x.ToString());
-  }
+  RETURN_IF_ERROR(CheckDeclaredArrayOf(s, x));
   if (s.num_elements() != x.num_elements()) {
     return Fail("cannot reshape {} ({} elements) to {} ({} elements)", x.ToString(),
                 x.num_elements(), s.ToString(), s.num_elements());

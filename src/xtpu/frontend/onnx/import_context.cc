@@ -359,6 +359,7 @@ const OpTable& Converters() {
     auto* t = new OpTable;
     RegisterElementwiseOps(*t);
     RegisterNnOps(*t);
+    RegisterNormOps(*t);
     RegisterShapeOps(*t);
     RegisterReduceOps(*t);
     RegisterIndexOps(*t);

@@ -143,6 +143,7 @@ using OpTable = std::unordered_map<std::string, Converter>;
 const OpTable& Converters();
 void RegisterElementwiseOps(OpTable& table);
 void RegisterNnOps(OpTable& table);
+void RegisterNormOps(OpTable& table);
 void RegisterShapeOps(OpTable& table);
 void RegisterReduceOps(OpTable& table);
 void RegisterIndexOps(OpTable& table);
