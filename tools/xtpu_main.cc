@@ -1,4 +1,4 @@
-// The `xtpu` command line: import, opt and run (see docs/cli.md).
+// The `xtpu` command line: import, opt, run, chip show, asm, disasm, sim (see docs/cli.md).
 // Every failure is one line "xtpu: error: <message>" on stderr and exit
 // code 1; --help and --version exit 0.
 #include <CLI/CLI.hpp>
@@ -29,7 +29,8 @@ int Fail(std::string message) {
 int Main(int argc, char** argv) {
   using namespace xtpu::cli;
   CLI::App app{"xtpu: an open TPU-class accelerator stack. Imports ONNX models into tensor IR (.tir),\n"
-               "prints and rewrites tensor IR, and runs models on the reference evaluator.",
+               "prints and rewrites tensor IR, runs models on the reference evaluator, and assembles and\n"
+               "simulates programs for chip descriptions (functional + cycle-level timing).",
                "xtpu"};
   app.set_version_flag("--version", std::string("xtpu ") + XTPU_VERSION, "Print the version and exit");
   app.require_subcommand(1);
