@@ -9,6 +9,11 @@ For each model NAME this writes, into the output directory:
 Weights are randomly initialised from a fixed seed (no pretrained weights can
 be downloaded here), so outputs are reproducible on every machine.
 
+Besides the named models above, any torchvision classification model can be
+exported as tv:NAME (e.g. tv:alexnet, tv:vit_b_16; tv:all for every one, --list
+to print them). Its files are named tv_NAME.*; the input is "input"
+[batch, 3, 224, 224] (299 for inception_v3) and the output "logits".
+
 Run with Debian's interpreter: /usr/bin/python3 models/export.py OUTDIR [NAME...]
 """
 import argparse
@@ -98,9 +103,9 @@ class Gpt2StyleDecoder(nn.Module):
         return self.head(self.ln_f(self.blocks(x)))
 
 
-def image_input(batch):
+def image_input(batch, size=224):
     g = torch.Generator().manual_seed(1)
-    return (torch.rand(batch, 3, 224, 224, generator=g) - 0.5) / 0.25
+    return (torch.rand(batch, 3, size, size, generator=g) - 0.5) / 0.25
 
 
 def token_input(batch):
@@ -137,6 +142,8 @@ def randomize(model):
 def make(name, batch=1):
     import torchvision
     torch.manual_seed(0)
+    if name.startswith("tv:"):
+        return make_torchvision(name[3:], batch)
     if name in ("resnet18", "resnet50", "mobilenet_v2"):
         model = randomize(getattr(torchvision.models, name)(weights=None))
         return model, image_input(batch), "input", "logits"
@@ -149,13 +156,94 @@ def make(name, batch=1):
 
 MODELS = ["resnet18", "resnet50", "mobilenet_v2", "bert", "gpt2"]
 
+# Models whose float32 weights exceed this are not exported (too big to run on
+# the reference evaluator here, and near protobuf's 2 GB limit).
+MAX_WEIGHT_BYTES = 600 * 1000 * 1000
+
+
+class SkipModel(Exception):
+    """The model is deliberately not exported; the message says why."""
+
+
+def torchvision_names():
+    """Every torchvision classification model (not detection, segmentation, video...)."""
+    import torchvision.models as tvm
+    return tvm.list_models(module=tvm)
+
+
+def torchvision_input_size(name):
+    return 299 if name == "inception_v3" else 224
+
+
+def randomize_torchvision(model):
+    """Randomizes what a torchvision model's default init leaves constant.
+
+    Normalization layers get random affine terms and running statistics (as
+    randomize() does), and every other parameter that the default init leaves
+    at one value (zero biases, ViT's zero head and class token, ConvNeXt's
+    1e-6 layer scale) gets a random one, so that each layer shows in the output."""
+    g = torch.Generator().manual_seed(3)
+    norms = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
+    done = set()
+    with torch.no_grad():
+        for mod in model.modules():
+            if not isinstance(mod, norms):
+                continue
+            if getattr(mod, "weight", None) is not None:
+                mod.weight.copy_(1 + 0.1 * torch.randn(mod.weight.shape, generator=g))
+                mod.bias.copy_(0.1 * torch.randn(mod.bias.shape, generator=g))
+                done.update((id(mod.weight), id(mod.bias)))
+            if getattr(mod, "running_mean", None) is not None:
+                mod.running_mean.copy_(0.1 * torch.randn(mod.running_mean.shape, generator=g))
+                mod.running_var.copy_(0.5 + torch.rand(mod.running_var.shape, generator=g))
+        for name, p in model.named_parameters():
+            if id(p) in done or p.numel() == 0 or float(p.max()) != float(p.min()):
+                continue
+            if "layer_scale" in name:
+                p.copy_(0.05 + 0.1 * torch.rand(p.shape, generator=g))
+            elif float(p.max()) != 0.0:
+                p.mul_(1 + 0.05 * torch.randn(p.shape, generator=g))
+            elif p.dim() >= 2:
+                bound = math.sqrt(3.0 / (p.numel() // p.shape[0]))
+                p.copy_((torch.rand(p.shape, generator=g) * 2 - 1) * bound)
+            else:
+                p.copy_(0.05 * torch.randn(p.shape, generator=g))
+    return model
+
+
+def make_torchvision(name, batch):
+    import torchvision.models as tvm
+    if name not in torchvision_names():
+        raise SystemExit(f"export.py: unknown torchvision model '{name}' (see --list)")
+    kwargs = {"init_weights": True} if name in ("inception_v3", "googlenet") else {}
+    model = tvm.get_model(name, weights=None, **kwargs)
+    nbytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    if nbytes > MAX_WEIGHT_BYTES:
+        raise SkipModel(f"{nbytes / 1e6:.0f} MB of weights (limit {MAX_WEIGHT_BYTES / 1e6:.0f} MB)")
+    return randomize_torchvision(model), image_input(batch, torchvision_input_size(name)), "input", "logits"
+
+
+def file_stem(name):
+    """tv:alexnet -> tv_alexnet; other names are their own stem."""
+    return name.replace(":", "_")
+
+
+def expand(names):
+    """Replaces tv:all by every torchvision classification model."""
+    out = []
+    for n in names:
+        out += ["tv:" + m for m in torchvision_names()] if n == "tv:all" else [n]
+    return out
+
 
 def export(name, outdir, opset=17, batch=1, suffix=""):
     model, x, in_name, out_name = make(name, batch)
     model.eval()
-    stem = os.path.join(outdir, name + suffix)
+    stem = os.path.join(outdir, file_stem(name) + suffix)
     with torch.no_grad():
         expected = model(x)
+    if not torch.isfinite(expected).all() or float(expected.max()) == float(expected.min()):
+        print(f"export: warning: {name}: PyTorch's outputs are not finite or all equal", file=sys.stderr)
     # Exported with autograd on: PyTorch's fused inference fast path for
     # TransformerEncoderLayer (not exportable) is only taken without it.
     torch.onnx.export(model, (x,), stem + ".onnx", input_names=[in_name], output_names=[out_name],
@@ -173,17 +261,33 @@ def main():
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--suffix", default="", help="appended to each file stem")
     p.add_argument("--force", action="store_true", help="re-export even if the files exist")
+    p.add_argument("--list", action="store_true", help="print the torchvision model names and exit")
+    if "--list" in sys.argv[1:]:
+        print("\n".join("tv:" + n for n in torchvision_names()))
+        return
     a = p.parse_args()
     os.makedirs(a.outdir, exist_ok=True)
     torch.set_num_threads(2)
-    for name in a.models:
-        stem = os.path.join(a.outdir, name + a.suffix)
+    failed = False
+    for name in expand(a.models):
+        stem = os.path.join(a.outdir, file_stem(name) + a.suffix)
         if not a.force and all(os.path.exists(stem + e) for e in (".onnx", ".inputs.npz", ".expected.npz")):
             print(f"export: {stem}.onnx exists")
             continue
         t = time.time()
-        export(name, a.outdir, a.opset, a.batch, a.suffix)
+        try:
+            export(name, a.outdir, a.opset, a.batch, a.suffix)
+        except SkipModel as e:
+            print(f"export: skipped {name}: {e}")
+            continue
+        except Exception as e:  # report and go on with the other models
+            first = (str(e).strip().splitlines() or [""])[0]
+            print(f"export: FAILED {name}: {type(e).__name__}: {first}", file=sys.stderr)
+            failed = True
+            continue
         print(f"export: {stem}.onnx (opset {a.opset}, batch {a.batch}) in {time.time() - t:.1f} s")
+    if failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ Status Sim(const SimArgs& args) {
   o.stats_path = args.stats;
   o.trace_path = args.trace;
   o.timing = !args.no_timing;
+  o.timing_only = args.timing_only;
   o.seed = args.seed;
   o.threads = args.threads;
   std::string summary;

@@ -1,10 +1,14 @@
-// `xtpu import` and `xtpu opt`, and model loading shared with `xtpu run`.
+// `xtpu import` and `xtpu opt` (parse, run passes, print), and model loading
+// shared with `xtpu run`.
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 #include "commands.h"
+#include "xtpu/chip/chip.h"
+#include "xtpu/compiler/pass.h"
 #include "xtpu/frontend/onnx/importer.h"
 #include "xtpu/ir/parser.h"
 #include "xtpu/ir/printer.h"
@@ -75,6 +79,25 @@ Status Import(const ImportArgs& args) {
 }
 
 Status Opt(const OptArgs& args) {
+  if (args.list_passes) {
+    std::string text;
+    for (const compiler::PassInfo& p : compiler::AllPasses())
+      text += fmt::format("{:<20} {}\n", p.name, p.description);
+    return WriteText("", text);
+  }
+  if (args.input.empty()) return Error("`xtpu opt` needs an input file (.tir, or - for stdin)");
+  // Pass names and the chip are checked before the (possibly large) input is read.
+  compiler::PassManagerOptions options;
+  options.print_after_all = args.print_after_all;
+  options.check_unchanged = args.check_unchanged;
+  compiler::PassManager pm(options);
+  if (!args.passes.empty()) RETURN_IF_ERROR(pm.AddByName(args.passes).WithPrefix("--passes"));
+  std::optional<ChipConfig> chip;
+  if (!args.chip.empty()) {
+    StatusOr<ChipConfig> c = LoadChip(args.chip);
+    if (!c.ok()) return c.status().WithPrefix("--chip");
+    chip = std::move(c).value();
+  }
   std::unique_ptr<Module> module;
   if (args.input == "-") {
     std::string text;
@@ -88,7 +111,12 @@ Status Opt(const OptArgs& args) {
   } else {
     ASSIGN_OR_RETURN(module, LoadModel(args.input, 1));
   }
-  // No passes yet: the module is printed back as parsed.
+  if (!args.passes.empty()) {
+    compiler::PassContext ctx;
+    if (chip) ctx.chip = &*chip;
+    StatusOr<bool> changed = pm.Run(*module, ctx);
+    if (!changed.ok()) return NameFile(changed.status(), args.input == "-" ? "<stdin>" : args.input);
+  }
   return WriteText(args.output, Print(*module));
 }
 

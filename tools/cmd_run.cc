@@ -13,16 +13,16 @@
 namespace xtpu::cli {
 namespace {
 
-constexpr const char* kBackends[] = {"reference"};
+constexpr const char* kBackends[] = {"chip", "reference"};
 constexpr int64_t kShownValues = 8;
 
 double Millis(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
 }
 
-std::string JoinNames(const std::vector<const Instruction*>& params) {
+std::string JoinNames(const std::vector<InputSpec>& params) {
   std::string s;
-  for (const Instruction* p : params) s += (s.empty() ? "" : ", ") + p->name;
+  for (const InputSpec& p : params) s += (s.empty() ? "" : ", ") + p.name;
   return s.empty() ? "(none)" : s;
 }
 
@@ -61,12 +61,12 @@ std::string Summary(const std::string& name, const Literal& l) {
 }
 
 // Places `value` (read from `source`) as the argument for input `name`.
-Status SetInput(const std::vector<const Instruction*>& params, const std::string& name, Literal value,
+Status SetInput(const std::vector<InputSpec>& params, const std::string& name, Literal value,
                 const std::string& source, std::vector<std::optional<Literal>>& args) {
   for (size_t i = 0; i < params.size(); ++i) {
-    if (params[i]->name != name) continue;
-    if (value.shape() != params[i]->shape) {
-      return Error("input '{}' from {}: expected {}, got {}", name, source, params[i]->shape.ToString(),
+    if (params[i].name != name) continue;
+    if (value.shape() != params[i].shape) {
+      return Error("input '{}' from {}: expected {}, got {}", name, source, params[i].shape.ToString(),
                    value.shape().ToString());
     }
     if (args[i]) return Error("input '{}' from {}: given more than once", name, source);
@@ -78,7 +78,62 @@ Status SetInput(const std::vector<const Instruction*>& params, const std::string
 
 }  // namespace
 
+StatusOr<std::vector<Literal>> GatherInputs(const std::vector<InputSpec>& params, const RunArgs& args) {
+  std::vector<std::optional<Literal>> given(params.size());
+  if (!args.inputs_npz.empty()) {
+    ASSIGN_OR_RETURN(NamedLiterals values, ReadNpz(args.inputs_npz));
+    for (auto& [name, value] : values) {
+      RETURN_IF_ERROR(SetInput(params, name, std::move(value), args.inputs_npz, given));
+    }
+  }
+  for (const std::string& spec : args.inputs) {
+    size_t eq = spec.find('=');
+    std::string name, path;
+    if (eq != std::string::npos) {
+      name = spec.substr(0, eq);
+      path = spec.substr(eq + 1);
+    } else if (params.size() == 1) {
+      name = params[0].name;  // a model with one input may omit NAME=
+      path = spec;
+    } else {
+      return Error("--input {}: expected NAME=FILE.npy; the model's inputs are: {}", spec, JoinNames(params));
+    }
+    ASSIGN_OR_RETURN(Literal value, ReadNpy(path));
+    RETURN_IF_ERROR(SetInput(params, name, std::move(value), path, given));
+  }
+  std::vector<Literal> inputs;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (given[i]) {
+      inputs.push_back(std::move(*given[i]));
+    } else {
+      Rng rng(DeriveSeed(args.seed, i));
+      inputs.push_back(RandomLiteral(params[i].shape, rng));
+    }
+  }
+  return inputs;
+}
+
+Status WriteOutputs(const std::string& path, const std::vector<std::string>& names, const std::vector<Literal>& outputs) {
+  if (path.empty()) return OkStatus();
+  if (path.ends_with(".npy")) {
+    if (outputs.size() != 1) {
+      return Error("--output {}: the model has {} outputs, a .npy file holds one; use a .npz path", path, outputs.size());
+    }
+    return WriteNpy(path, outputs[0]);
+  }
+  NamedLiterals named;
+  for (size_t i = 0; i < outputs.size(); ++i) named.emplace_back(names[i], outputs[i]);
+  return WriteNpz(path, named);
+}
+
+std::string OutputSummary(const std::string& name, const Literal& l) { return Summary(name, l); }
+
 Status Run(const RunArgs& args) {
+  bool chip_backend = args.backend == "chip" || args.model.ends_with(".xtpu");
+  if (args.model.ends_with(".xtpu") && args.backend == "reference")
+    return Error("{}: a compiled executable runs on the chip only; use the .onnx/.tir model with --backend reference",
+                 args.model);
+  if (chip_backend) return RunOnChip(args);
   bool known_backend = false;
   std::string backends;
   for (const char* b : kBackends) {
@@ -101,37 +156,9 @@ Status Run(const RunArgs& args) {
       return Error("{}: input '{}' has a tuple shape, which `xtpu run` does not support", args.model, p->name);
     }
   }
-  std::vector<std::optional<Literal>> given(params.size());
-  if (!args.inputs_npz.empty()) {
-    ASSIGN_OR_RETURN(NamedLiterals values, ReadNpz(args.inputs_npz));
-    for (auto& [name, value] : values) {
-      RETURN_IF_ERROR(SetInput(params, name, std::move(value), args.inputs_npz, given));
-    }
-  }
-  for (const std::string& spec : args.inputs) {
-    size_t eq = spec.find('=');
-    std::string name, path;
-    if (eq != std::string::npos) {
-      name = spec.substr(0, eq);
-      path = spec.substr(eq + 1);
-    } else if (params.size() == 1) {
-      name = params[0]->name;  // a model with one input may omit NAME=
-      path = spec;
-    } else {
-      return Error("--input {}: expected NAME=FILE.npy; the model's inputs are: {}", spec, JoinNames(params));
-    }
-    ASSIGN_OR_RETURN(Literal value, ReadNpy(path));
-    RETURN_IF_ERROR(SetInput(params, name, std::move(value), path, given));
-  }
-  std::vector<Literal> inputs;
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (given[i]) {
-      inputs.push_back(std::move(*given[i]));
-    } else {
-      Rng rng(DeriveSeed(args.seed, i));
-      inputs.push_back(RandomLiteral(params[i]->shape, rng));
-    }
-  }
+  std::vector<InputSpec> specs;
+  for (const Instruction* p : params) specs.push_back({p->name, p->shape});
+  ASSIGN_OR_RETURN(std::vector<Literal> inputs, GatherInputs(specs, args));
 
   auto t2 = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(std::vector<Literal> outputs, Evaluate(*module, inputs));
@@ -141,19 +168,7 @@ Status Run(const RunArgs& args) {
   if (names.size() != outputs.size()) {
     return Error("internal error: {} outputs but {} output names", outputs.size(), names.size());
   }
-  if (!args.output.empty()) {
-    if (args.output.ends_with(".npy")) {
-      if (outputs.size() != 1) {
-        return Error("--output {}: the model has {} outputs, a .npy file holds one; use a .npz path", args.output,
-                     outputs.size());
-      }
-      RETURN_IF_ERROR(WriteNpy(args.output, outputs[0]));
-    } else {
-      NamedLiterals named;
-      for (size_t i = 0; i < outputs.size(); ++i) named.emplace_back(names[i], outputs[i]);
-      RETURN_IF_ERROR(WriteNpz(args.output, named));
-    }
-  }
+  RETURN_IF_ERROR(WriteOutputs(args.output, names, outputs));
   for (size_t i = 0; i < outputs.size(); ++i) std::printf("%s\n", Summary(names[i], outputs[i]).c_str());
   std::fflush(stdout);
   if (!args.quiet) {

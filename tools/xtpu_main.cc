@@ -46,19 +46,43 @@ int Main(int argc, char** argv) {
 
   OptArgs opt_args;
   CLI::App* opt_cmd = app.add_subcommand(
-      "opt", "Parse and verify tensor IR text and print it back (compiler passes come later)");
-  opt_cmd->add_option("input", opt_args.input, "Tensor IR file (.tir), or - for stdin")->required();
+      "opt", "Parse and verify tensor IR text, run compiler passes on it (--passes) and print it");
+  opt_cmd->footer("Without --passes the module is printed back as parsed. The verifier runs after every\n"
+                  "pass; an error names the pass. See docs/compiler.md.\n");
+  opt_cmd->add_option("input", opt_args.input, "Tensor IR file (.tir), or - for stdin");
   opt_cmd->add_option("-o,--output", opt_args.output, "Write the .tir text here (default: stdout)");
+  opt_cmd->add_option("--passes", opt_args.passes, "Comma-separated passes to run in order, e.g. algsimp,cse,dce");
+  opt_cmd->add_flag("--print-after-all", opt_args.print_after_all,
+                    "Print the module to stderr after each pass that changed it");
+  opt_cmd->add_flag("--list-passes", opt_args.list_passes, "List the passes with a description and exit");
+  opt_cmd->add_option("--chip", opt_args.chip, "Target chip for passes that need one: preset (v1, v4, v5e, edge) or .toml");
+  opt_cmd->add_flag("--check-unchanged", opt_args.check_unchanged,
+                    "Testing: fail if a pass reports no change but changed the module");
 
   RunArgs run_args;
   CLI::App* run_cmd = app.add_subcommand(
-      "run", "Run a model (.onnx or .tir) on the reference evaluator and print or save its outputs");
+      "run", "Run a model (.onnx, .tir or compiled .xtpu) on the simulated chip (or the reference evaluator) and "
+             "print its outputs and performance");
   run_cmd->footer(
       "Inputs not given are random from --seed: floats uniform in [-1, 1), integers uniform\n"
       "in [0, 10), pred true/false. Prints one line per output (shape, min/max/mean, first\n"
-      "values) to stdout and timings to stderr.\n");
-  run_cmd->add_option("model", run_args.model, "Model file: .onnx (imported) or .tir (parsed)")->required();
-  run_cmd->add_option("--backend", run_args.backend, "Where to run: reference (the host evaluator; default)");
+      "values) to stdout and timings to stderr. On the chip (default) it also prints the\n"
+      "performance: cycles, time at the chip clock, throughput, MXU utilization, the\n"
+      "roofline bound and how close the run came to it, bytes per memory level, and the\n"
+      "kernels that took the most time.\n");
+  run_cmd->add_option("model", run_args.model, "Model file: .onnx (imported), .tir (parsed) or .xtpu (compiled)")
+      ->required();
+  run_cmd->add_option("--backend", run_args.backend,
+                      "Where to run: chip (compile and simulate; default) or reference (the host evaluator)");
+  run_cmd->add_option("--chip", run_args.chip, "Chip preset or .toml file (default v4; .xtpu files name their own)");
+  run_cmd->add_option("--set", run_args.overrides, "KEY=VALUE: override a chip parameter (repeatable)");
+  run_cmd->add_option("--precision", run_args.precision,
+                      "Matmul precision: default (1 bf16 pass), high (3), highest (6; f32-like)");
+  run_cmd->add_flag("--timing-only", run_args.timing_only, "Simulate timing without computing values (faster)");
+  run_cmd->add_option("--stats", run_args.stats, "Write statistics JSON (timing, per-kernel table, host times)");
+  run_cmd->add_option("--trace", run_args.trace, "Write a Chrome trace-event JSON (Perfetto, chrome://tracing)");
+  run_cmd->add_option("--layers", run_args.layers, "Kernels to list in the per-layer table (default 10; 0 = none)");
+  run_cmd->add_option("--threads", run_args.threads, "Host threads for simulation (default: all)");
   run_cmd->add_option("--input", run_args.inputs, "NAME=FILE.npy: value of input NAME (repeatable)")
       ->allow_extra_args(false);
   run_cmd->add_option("--inputs", run_args.inputs_npz, "FILE.npz: values of inputs, keyed by input name");
@@ -68,6 +92,18 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--default-dim", run_args.default_dim,
                       "Size for symbolic ONNX input dims such as batch_size (default 1)");
   run_cmd->add_flag("-q,--quiet", run_args.quiet, "Do not print timings to stderr");
+
+  CompileArgs compile_args;
+  CLI::App* compile_cmd = app.add_subcommand("compile", "Compile a model (.onnx or .tir) for a chip into an executable (.xtpu)");
+  compile_cmd->add_option("model", compile_args.model, "Model file: .onnx or .tir")->required();
+  compile_cmd->add_option("-o,--output", compile_args.output, "Executable to write (.xtpu)")->required();
+  compile_cmd->add_option("--chip", compile_args.chip, "Chip preset or .toml file (default v4)");
+  compile_cmd->add_option("--set", compile_args.overrides, "KEY=VALUE: override a chip parameter (repeatable)");
+  compile_cmd->add_option("--precision", compile_args.precision, "Matmul precision: default, high or highest");
+  compile_cmd->add_option("--cores", compile_args.cores, "Cores to use (default: all of the chip)");
+  compile_cmd->add_option("--default-dim", compile_args.default_dim, "Size for symbolic ONNX input dims (default 1)");
+  compile_cmd->add_flag("--print-after-all", compile_args.print_after_all, "Print the IR after every pass (stderr)");
+  compile_cmd->add_flag("-q,--quiet", compile_args.quiet, "Do not print the compile summary");
 
   ChipShowArgs chip_args;
   CLI::App* chip_cmd = app.add_subcommand("chip", "Inspect chip descriptions (configs/*.toml)");
@@ -102,6 +138,8 @@ int Main(int argc, char** argv) {
   sim_cmd->add_option("--trace", sim_args.trace,
                       "Write a Chrome trace-event JSON (open in Perfetto): one track per unit and DMA engine");
   sim_cmd->add_flag("--no-timing", sim_args.no_timing, "Skip the cycle-level timing model (values only)");
+  sim_cmd->add_flag("--timing-only", sim_args.timing_only,
+                    "Cycles and counts only: units compute no values (fast; no outputs)");
   sim_cmd->add_option("--seed", sim_args.seed, "Seed for buffers not given (default 0)");
   sim_cmd->add_option("--threads", sim_args.threads, "Host threads (default: all cores; results do not depend on it)");
   sim_cmd->add_flag("-q,--quiet", sim_args.quiet, "Do not print the run summary");
@@ -129,6 +167,7 @@ int Main(int argc, char** argv) {
   if (import_cmd->parsed()) status = Import(import_args);
   else if (opt_cmd->parsed()) status = Opt(opt_args);
   else if (run_cmd->parsed()) status = Run(run_args);
+  else if (compile_cmd->parsed()) status = CompileModel(compile_args);
   else if (chip_show->parsed()) status = ChipShow(chip_args);
   else if (asm_cmd->parsed()) status = Asm(asm_args);
   else if (disasm_cmd->parsed()) status = Disasm(disasm_args);

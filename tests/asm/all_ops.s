@@ -43,6 +43,19 @@ xlu0.transpose f32, dst=0, src=65536, rows=8, cols=128, ds=32, ss=512
 xlu1.reduce max, f32, dst=0, src=512, rows=8, cols=128, ds=4, ss=512
 xlu0.permute s8, dst=0, src=1024, idx=2048, rows=8, cols=128, ds=128, ss=128
 xlu1.nop
+barrier wait=s2, signal=s3
+dma1.gather dst=0, src=X, idx=r2+4096, rows=16, bytes=512, stride=512, limit=64, signal=s1
+vpu.select f32, dst=0, p=4096, a=r1+512, b=1024, rows=8, cols=128, ds=512, ps=512, as=512, bs=-512
+vpu.select s8, dst=0, p=4096, a=512, b=1024, rows=1, cols=ROW*2, ds=0, ps=0, as=0, bs=0
+vpu.binary lt, f32, dst=0, a=512, b=1024, rows=8, cols=128, ds=512, as=512, bs=512
+vpu.binary ge, s32, dst=0, a=512, b=1024, rows=8, cols=128, ds=512, as=512, bs=4, bmode=col
+vpu.binary pow, bf16, dst=0, a=512, b=1024, rows=8, cols=128, ds=256, as=256, bs=256
+vpu.binary_imm rem, s32, dst=0, a=0, imm=-3, rows=8, cols=128, ds=512, as=512
+vpu.binary_imm atan2, f32, dst=0, a=0, imm=-1.5, rows=8, cols=128, ds=512, as=512
+vpu.binary_imm and, s32, dst=0, a=0, imm=0, rows=8, cols=128, ds=512, as=512
+vpu.unary logistic, f32, dst=0, a=0, rows=8, cols=128, ds=512, as=512
+vpu.unary round_even, bf16, dst=0, a=0, rows=8, cols=128, ds=256, as=256
+vpu.unary sign, s32, dst=0, a=0, rows=8, cols=128, ds=512, as=512
 halt
 .core 1
 halt

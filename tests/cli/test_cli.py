@@ -43,6 +43,20 @@ ENTRY main {
 }
 """
 
+# y = (x + 0) * x with a dead negate, for `xtpu opt --passes`.
+TIR_PASSES = """HloModule passes
+
+ENTRY main {
+  x = f32[2,3] parameter(0)
+  zero = f32[] constant(0)
+  zeros = f32[2,3] broadcast(zero), dimensions={}
+  s = f32[2,3] add(x, zeros)
+  dead = f32[2,3] negate(s)
+  y = f32[2,3] multiply(s, x)
+  ROOT out = (f32[2,3]) tuple(y)
+}
+"""
+
 TIR_UNKNOWN_OP = """HloModule bad
 
 ENTRY main {
@@ -242,6 +256,48 @@ class CliTest(unittest.TestCase):
         r = self.xtpu("opt", "-", stdin=imported)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, imported)
+
+    def test_opt_passes_print_after_all(self):
+        model = self.write("p.tir", TIR_PASSES)
+        r = self.assert_ok("opt", model, "--passes=cse,algsimp,dce", "--print-after-all")
+        # Printed module: x + 0 is gone, the dead negate is gone, the output
+        # keeps its name.
+        self.assertIn("ROOT out = (f32[2,3]) tuple(y)", r.stdout)
+        self.assertIn("y = f32[2,3] multiply(x, x)", r.stdout)
+        self.assertNotIn("add(", r.stdout)
+        self.assertNotIn("negate", r.stdout)
+        # stderr: a banner and the module after each pass that changed it;
+        # cse had nothing to merge, so it is not printed.
+        banners = [l for l in r.stderr.splitlines() if l.startswith("// -----// IR after")]
+        self.assertEqual(banners, ["// -----// IR after algsimp //----- //", "// -----// IR after dce //----- //"])
+        self.assertEqual(r.stderr.count("HloModule passes"), 2)
+        # Without --print-after-all nothing goes to stderr; same result.
+        r2 = self.assert_ok("opt", model, "--passes=cse,algsimp,dce")
+        self.assertEqual(r2.stderr, "")
+        self.assertEqual(r2.stdout, r.stdout)
+        # The result runs and gives the same values as the input.
+        self.write("q.tir", r.stdout)
+        for name in ("p", "q"):
+            self.assert_ok("run", self.path(name + ".tir"), "--output", self.path(name + ".npz"), "-q")
+        with np.load(self.path("p.npz")) as a, np.load(self.path("q.npz")) as b:
+            self.assertEqual(a.files, b.files)
+            np.testing.assert_array_equal(a["y"], b["y"])
+
+    def test_opt_list_passes(self):
+        r = self.assert_ok("opt", "--list-passes")
+        names = [line.split()[0] for line in r.stdout.splitlines()]
+        for p in ("dce", "cse", "constant-folding", "algsimp", "canonicalize"):
+            self.assertIn(p, names)
+        for line in r.stdout.splitlines():
+            self.assertGreater(len(line.split()), 1, f"no description: {line!r}")
+
+    def test_opt_pass_errors(self):
+        model = self.write("p.tir", TIR_PASSES)
+        self.assert_error(["opt", model, "--passes=dce,frobnicate"], "--passes", "unknown pass 'frobnicate'", "dce")
+        self.assert_error(["opt", model, "--passes=dce,,cse"], "empty pass name")
+        self.assert_error(["opt", model, "--passes=dce", "--chip", "nochip"], "--chip", "nochip")
+        self.assert_error(["opt"], "input")
+        self.assert_ok("opt", model, "--passes=dce", "--chip", "v4")
 
     # ---------------------------------------------------------- bad input
 

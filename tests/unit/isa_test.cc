@@ -47,7 +47,7 @@ TEST(IsaTable, Consistent) {
 }
 
 TEST(Assembler, RoundTripsAllOps) {
-  for (const char* file : {"all_ops.s", "gemm_bf16_256.s", "gemm_int8_v1.s"}) {
+  for (const char* file : {"all_ops.s", "gemm_bf16_256.s", "gemm_int8_v1.s", "barrier_2core.s"}) {
     StatusOr<Program> p = Assemble(ReadAsm(file), file);
     ASSERT_TRUE(p.ok()) << p.status().message();
     std::string text = Disassemble(*p);
@@ -74,6 +74,27 @@ TEST(Assembler, CanonicalText) {
             "  mxu1.matmul lhs=r2+256, stride=256, m=8, acc=0, accumulate=1, wait=s1\n"
             "  vpu.binary_imm mul, f32, dst=0, a=0, imm=0.5, rows=1, cols=128, ds=0, as=0\n"
             "  loop r1, 3\n  endloop\n");
+}
+
+TEST(Assembler, NewInstructionsCanonicalText) {
+  StatusOr<Program> p = Assemble(
+      ".equ N 128\nbarrier signal=s1\n"
+      "dma2.gather r1+64, r2, 4096, 16, N*4, N*4+4, 1000\n"
+      "vpu.select bf16, r3, 0, 256, 512, 8, N, N*2, -N*4, N*2, 0\n"
+      "vpu.binary ge, s32, dst=0, a=0, b=0, rows=1, cols=1, ds=0, as=0, bs=0\n"
+      "vpu.unary round_even, f32, dst=0, a=0, rows=1, cols=1, ds=0, as=0\n");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(Disassemble(*p),
+            "; xtpu program: 1 core(s), 5 instructions\n.core 0\n"
+            "  barrier signal=s1\n"
+            "  dma2.gather dst=r1+64, src=r2, idx=4096, rows=16, bytes=512, stride=516, limit=1000\n"
+            "  vpu.select bf16, dst=r3, p=0, a=256, b=512, rows=8, cols=128, ds=256, ps=-512, as=256, bs=0\n"
+            "  vpu.binary ge, s32, dst=0, a=0, b=0, rows=1, cols=1, ds=0, as=0, bs=0\n"
+            "  vpu.unary round_even, f32, dst=0, a=0, rows=1, cols=1, ds=0, as=0\n");
+  // int operands are 32-bit constants.
+  StatusOr<Program> q = Assemble("vpu.select f32, 0, 0, 0, 0, 1, 1, 1 << 31, 0, 0, 0\n", "t.s");
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().message(), "t.s:1: vpu.select: operand 'ds': 2147483648 does not fit in s32");
 }
 
 TEST(Assembler, Errors) {

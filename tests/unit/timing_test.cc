@@ -267,6 +267,143 @@ halt
   EXPECT_EQ(tr.end - tr.start, 128 * 128 / chip.vpu.lanes + chip.vpu.lanes);
 }
 
+// Runs `text` and the timing model with sequencer instructions in the trace.
+sim::timing::TimingResult RunWithSequencer(const ChipConfig& chip, const std::string& text, bool timing_only = false) {
+  StatusOr<isa::Program> p = isa::Assemble(text, "test.s");
+  if (!p.ok()) Die(p.status().message());
+  sim::DispatchLog log;
+  sim::Simulator s(chip, *p, {.threads = 1, .dispatch_log = &log, .timing_only = timing_only});
+  Status st = s.Run();
+  if (!st.ok()) Die(st.message());
+  StatusOr<sim::timing::TimingResult> t = sim::timing::RunTiming(chip, log, {.trace_sequencer = true});
+  if (!t.ok()) Die(t.status().message());
+  return *t;
+}
+
+const sim::timing::TimedInstruction& FindOnCore(const sim::timing::TimingResult& r, int core, const std::string& unit,
+                                                isa::Opcode op) {
+  for (const auto& t : r.instructions)
+    if (t.core == core && t.unit == unit && t.opcode == op) return t;
+  Die("no such instruction");
+  return r.instructions[0];
+}
+
+TEST(TimingEngine, BarrierReleasesAfterTheLastArrival) {
+  ChipConfig chip = Chip("v4");
+  const int64_t bytes = 1 << 20;
+  // Core 0 arrives late (after a 1 MiB load); core 1 arrives at once.
+  sim::timing::TimingResult t = RunWithSequencer(chip, fmt::format(R"(
+.buffer A hbm s8[{0}] input
+.core 0
+dma0.load dst=0, src=A, bytes={0}, signal=s0
+nop wait=s0
+barrier
+vpu.nop
+halt
+.core 1
+barrier signal=s3
+vpu.nop
+nop wait=s3
+halt
+)", bytes));
+  const auto& load = FindOnCore(t, 0, "dma0", isa::Opcode::kDmaLoad);
+  const auto& b0 = FindOnCore(t, 0, "seq", isa::Opcode::kBarrier);
+  const auto& b1 = FindOnCore(t, 1, "seq", isa::Opcode::kBarrier);
+  const int64_t release = 1 + sim::timing::kBarrierSyncCycles;
+  EXPECT_EQ(b1.start, 0);
+  EXPECT_NEAR(b0.start, load.end + 1, 1e-6);  // the nop takes the cycle after the load retired
+  EXPECT_NEAR(b0.end, b0.start + release, 1e-6);
+  EXPECT_NEAR(b1.end, b0.end, 1e-6);  // both released at max arrival + 1 + sync
+  // The next instructions issue at the release, start a cycle later, together.
+  const auto& v0 = FindOnCore(t, 0, "vpu", isa::Opcode::kVpuNop);
+  const auto& v1 = FindOnCore(t, 1, "vpu", isa::Opcode::kVpuNop);
+  EXPECT_NEAR(v0.start, b0.end + 1, 1e-6);
+  EXPECT_NEAR(v1.start, v0.start, 1e-6);
+  // The barrier's signal arrives at the release: `nop wait=s3` issues then.
+  EXPECT_NEAR(FindOnCore(t, 1, "seq", isa::Opcode::kNop).start, b1.end + 1, 1e-6);
+  // Core 1's sequencer waited at the barrier from cycle 0 until core 0 arrived.
+  EXPECT_NEAR(t.stats.sequencer_stall_barrier, b0.start, 1e-6);
+  EXPECT_NEAR(nlohmann::json::parse(t.stats.ToJson().dump())["sequencer_stall_cycles"]["barrier"].get<double>(),
+              b0.start, 1e-6);
+  // One core alone still pays the sync latency.
+  sim::timing::TimingResult one = RunWithSequencer(chip, "barrier\nhalt\n");
+  const auto& b = FindOnCore(one, 0, "seq", isa::Opcode::kBarrier);
+  EXPECT_EQ(b.end - b.start, release);
+}
+
+TEST(TimingEngine, BarrierExample) {
+  ChipConfig chip = Chip("v4");
+  StatusOr<std::string> text = ReadFileToString(AsmDir() + "barrier_2core.s");
+  ASSERT_TRUE(text.ok());
+  sim::timing::TimingResult t = RunWithSequencer(chip, *text);
+  // Each core's second load starts after both cores' stores retired.
+  double last_store = std::max(FindOnCore(t, 0, "dma1", isa::Opcode::kDmaStore).end,
+                               FindOnCore(t, 1, "dma1", isa::Opcode::kDmaStore).end);
+  for (int c = 0; c < 2; ++c) {
+    int n = 0;
+    for (const auto& i : t.instructions)
+      if (i.core == c && i.unit == "dma0" && i.opcode == isa::Opcode::kDmaLoad && n++ == 1)
+        EXPECT_GE(i.start, last_store + 1 + sim::timing::kBarrierSyncCycles);
+  }
+  EXPECT_EQ(t.stats.cores_used, 2);
+}
+
+TEST(TimingEngine, GatherIsALoadOfBurstRows) {
+  ChipConfig chip = Chip("v4");
+  const double bpc = HbmBytesPerCycle(chip);
+  const int64_t lat = sim::timing::HbmLatencyCycles(chip);
+  Timed load = RunProgram(chip, R"(
+.buffer T hbm f32[1024,128] input
+dma0.load dst=0x10000, src=T, bytes=512, n1=64, ds1=512, ss1=512
+halt
+)");
+  const auto& l = Find(load.result, "dma0", isa::Opcode::kDmaLoad);
+  EXPECT_NEAR(l.end - l.start, lat + 64 * 512 / bpc, 1e-6);
+  Timed alone = RunProgram(chip, R"(
+.buffer T hbm f32[1024,128] input
+dma1.gather dst=0x80000, src=T, idx=0, rows=64, bytes=512, stride=512, limit=1024
+halt
+)");
+  const auto& ga = Find(alone.result, "dma1", isa::Opcode::kDmaGather);
+  EXPECT_NEAR(ga.end - ga.start, l.end - l.start + 1, 1e-6);  // the load's time + 1 cycle to read the indices
+  Timed tiny = RunProgram(chip, R"(
+.buffer T hbm f32[1024,128] input
+dma2.gather dst=0x80000, src=T, idx=0, rows=64, bytes=8, stride=512, limit=1024
+halt
+)");
+  const auto& gt = Find(tiny.result, "dma2", isa::Opcode::kDmaGather);
+  // 8-byte rows still cost a whole HBM burst each.
+  EXPECT_NEAR(gt.end - gt.start, lat + 1 + 64 * sim::timing::kHbmBurstBytes / bpc, 1e-6);
+  EXPECT_EQ(tiny.result.stats.hbm_bytes, 64 * 8);
+}
+
+TEST(TimingEngine, TimingOnlyGivesTheSameCycles) {
+  ChipConfig chip = Chip("v4");
+  StatusOr<std::string> text = ReadFileToString(AsmDir() + "gemm_bf16_256.s");
+  ASSERT_TRUE(text.ok());
+  sim::timing::TimingResult full = RunWithSequencer(chip, *text, false);
+  sim::timing::TimingResult fast = RunWithSequencer(chip, *text, true);
+  EXPECT_GT(full.stats.cycles, 0);
+  EXPECT_EQ(full.stats.cycles, fast.stats.cycles);
+  EXPECT_EQ(full.stats.ToJson(), fast.stats.ToJson());
+  // Through the command: the same cycles in the stats file, and outputs are refused.
+  std::string dir = ::testing::TempDir();
+  sim::SimCommandOptions o;
+  o.program = AsmDir() + "gemm_bf16_256.s";
+  o.stats_path = dir + "/timing_only_stats.json";
+  o.timing_only = true;
+  std::string summary;
+  Status st = sim::RunSimCommand(o, &summary);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_NE(summary.find("timing only: no values"), std::string::npos) << summary;
+  StatusOr<std::string> stats = ReadFileToString(o.stats_path);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(nlohmann::json::parse(*stats)["timing"]["cycles"].get<int64_t>(), full.stats.cycles);
+  o.output_dir = dir;
+  EXPECT_EQ(sim::RunSimCommand(o, &summary).message(),
+            "a timing-only run computes no values: drop the outputs (" + dir + ")");
+}
+
 TEST(TimingEngine, Gemm256StatsAndTrace) {
   ChipConfig chip = Chip("v4");
   StatusOr<std::string> text = ReadFileToString(AsmDir() + "gemm_bf16_256.s");

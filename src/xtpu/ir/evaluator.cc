@@ -131,6 +131,9 @@ Status CheckBounds(const Instruction& inst, const std::vector<const Literal*>& o
   return OkStatus();
 }
 
+StatusOr<Value> RunComputation(const Computation& comp, const std::vector<Value>& params,
+                               const EvalOptions& options);
+
 StatusOr<Value> EvalInstruction(const Instruction& inst, const std::vector<const Value*>& operands,
                                 const EvalOptions& options) {
   int arity = OpcodeArity(inst.opcode);
@@ -147,6 +150,16 @@ StatusOr<Value> EvalInstruction(const Instruction& inst, const std::vector<const
     if (!t.is_tuple || inst.tuple_index < 0 || inst.tuple_index >= static_cast<int64_t>(t.tuple.size()))
       return Error("{}: index {} is not an element of the operand", Describe(inst), inst.tuple_index);
     return t.tuple[inst.tuple_index];
+  }
+  if (inst.opcode == Opcode::kFusion) {
+    // The called computation, run on the operand values.
+    if (inst.to_apply == nullptr) return Error("{}: no called computation", Describe(inst));
+    std::vector<Value> params;
+    for (const Value* o : operands) params.push_back(*o);
+    ASSIGN_OR_RETURN(Value v, RunComputation(*inst.to_apply, params, options));
+    if (v.is_tuple) return Error("{}: called computation returned a tuple", Describe(inst));
+    RETURN_IF_ERROR(CheckArrayShape(inst, *v.array));
+    return v;
   }
   if (inst.opcode == Opcode::kConstant) {
     RETURN_IF_ERROR(CheckArrayShape(inst, inst.literal));

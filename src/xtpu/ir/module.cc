@@ -3,6 +3,14 @@
 
 namespace xtpu {
 
+std::string_view FusionKindName(FusionKind k) { return k == FusionKind::kLoop ? "loop" : "output"; }
+
+std::optional<FusionKind> ParseFusionKind(std::string_view s) {
+  if (s == "loop") return FusionKind::kLoop;
+  if (s == "output") return FusionKind::kOutput;
+  return std::nullopt;
+}
+
 Instruction* Computation::AddInstruction(std::unique_ptr<Instruction> inst) {
   Instruction* raw = inst.get();
   if (raw->opcode == Opcode::kParameter && raw->parameter_number >= 0) {

@@ -12,7 +12,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -61,6 +63,14 @@ struct GatherDims {
   bool operator==(const GatherDims&) const = default;
 };
 
+// What a `fusion` instruction's called computation holds (the code
+// generator emits one kernel per fusion): kLoop, elementwise ops over one
+// output shape; kOutput, a dot or convolution followed by an epilogue of
+// elementwise ops (see compiler/chip_form.h). Text: "loop", "output".
+enum class FusionKind : uint8_t { kLoop, kOutput };
+std::string_view FusionKindName(FusionKind k);
+std::optional<FusionKind> ParseFusionKind(std::string_view s);
+
 struct PadDim {
   int64_t lo = 0, hi = 0, interior = 0;  // lo/hi may be negative (crop)
   bool operator==(const PadDim&) const = default;
@@ -102,8 +112,11 @@ class Instruction {
   GatherDims gather_dims;
   // get-tuple-element.
   int64_t tuple_index = 0;
-  // reduce and reduce-window: the reduction computation.
+  // reduce and reduce-window: the reduction computation; fusion: the called
+  // computation (its parameters take the fusion's operands in order).
   Computation* to_apply = nullptr;
+  // fusion: what the called computation holds.
+  FusionKind fusion_kind = FusionKind::kLoop;
 
   const Instruction* operand(int i) const { return operands[i]; }
   Instruction* operand(int i) { return operands[i]; }
@@ -143,6 +156,8 @@ class Module {
   // Inserts `c` just before `before` (appends when `before` is not found).
   Computation* InsertComputationBefore(std::unique_ptr<Computation> c, const Computation* before);
   const std::vector<std::unique_ptr<Computation>>& computations() const { return computations_; }
+  // For passes that remove computations (dce); keep callees before callers.
+  std::vector<std::unique_ptr<Computation>>& mutable_computations() { return computations_; }
   Computation* entry() const { return entry_; }
   void set_entry(Computation* c) { entry_ = c; }
   Computation* FindComputation(const std::string& name) const;

@@ -76,7 +76,8 @@ enum class OpKind : uint8_t {
   V(kConvolution, "convolution", 2, kOther)                       \
   V(kGather, "gather", 2, kOther)                                 \
   V(kTuple, "tuple", kVariadic, kOther)                           \
-  V(kGetTupleElement, "get-tuple-element", 1, kOther)
+  V(kGetTupleElement, "get-tuple-element", 1, kOther)             \
+  V(kFusion, "fusion", kVariadic, kOther)
 
 enum class Opcode : uint8_t {
 #define XTPU_OPCODE_ENUM(e, name, arity, kind) e,

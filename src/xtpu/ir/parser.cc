@@ -41,6 +41,7 @@ std::vector<std::string_view> AttributeNames(Opcode op) {
     case Opcode::kGather:
       return {"offset_dims", "collapsed_slice_dims", "start_index_map", "index_vector_dim", "slice_sizes"};
     case Opcode::kGetTupleElement: return {"index"};
+    case Opcode::kFusion: return {"kind", "calls"};
     default: return {};
   }
 }
@@ -371,11 +372,18 @@ class Parser {
       inst->direction = *dir;
       return OkStatus();
     }
-    if (attr == "to_apply") {
+    if (attr == "kind") {
+      ASSIGN_OR_RETURN(std::string_view k, lex_.ReadName(what));
+      auto kind = ParseFusionKind(k);
+      if (!kind) return lex_.Err("unknown fusion kind {} of '{}' (loop, output)", QuoteForMessage(k), inst->name);
+      inst->fusion_kind = *kind;
+      return OkStatus();
+    }
+    if (attr == "to_apply" || attr == "calls") {
       ASSIGN_OR_RETURN(std::string_view c, lex_.ReadName(what));
       auto it = computations_.find(std::string(c));
       if (it == computations_.end())
-        return lex_.Err("to_apply computation '{}' of '{}' is not defined (define it before its users)", c,
+        return lex_.Err("{} computation '{}' of '{}' is not defined (define it before its users)", attr, c,
                         inst->name);
       inst->to_apply = it->second;
       return OkStatus();

@@ -234,6 +234,12 @@ void AppendAttributes(std::string* out, const Instruction& inst) {
     case Opcode::kGetTupleElement:
       AppendNamedInt(out, "index", inst.tuple_index);
       break;
+    case Opcode::kFusion:
+      out->append(", kind=");
+      out->append(FusionKindName(inst.fusion_kind));
+      out->append(", calls=");
+      out->append(inst.to_apply ? inst.to_apply->name() : std::string("<null>"));
+      break;
     default:
       break;
   }

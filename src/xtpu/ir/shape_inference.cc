@@ -89,6 +89,7 @@ class Checker {
   StatusOr<Shape> GatherOp();
   StatusOr<Shape> TupleOp();
   StatusOr<Shape> GetTupleElementOp();
+  StatusOr<Shape> FusionOp();
 
   const Instruction& inst_;
 };
@@ -796,6 +797,31 @@ StatusOr<Shape> Checker::GetTupleElementOp() {
   return t.tuple[inst_.tuple_index];
 }
 
+// The called computation's root gives the shape; operand i feeds its
+// parameter i and must have that parameter's shape.
+StatusOr<Shape> Checker::FusionOp() {
+  const Computation* c = inst_.to_apply;
+  if (c == nullptr) return Fail("missing called computation (calls=...)");
+  const auto& params = c->parameters();
+  if (static_cast<int>(params.size()) != NumOps()) {
+    return Fail("called computation %{} takes {} parameters, the fusion has {} operands", c->name(),
+                params.size(), NumOps());
+  }
+  for (int i = 0; i < NumOps(); ++i) {
+    if (params[i] == nullptr) return Fail("called computation %{} has no parameter {}", c->name(), i);
+    if (params[i]->shape != Op(i)) {
+      return Fail("operand {} (%{}) is {}, but parameter {} of %{} is {}", i, OpName(i),
+                  Op(i).ToString(), i, c->name(), params[i]->shape.ToString());
+    }
+  }
+  if (c->root() == nullptr) return Fail("called computation %{} has no root", c->name());
+  if (c->root()->shape.is_tuple) {
+    return Fail("called computation %{} returns a tuple {}; a fusion has one array result",
+                c->name(), c->root()->shape.ToString());
+  }
+  return c->root()->shape;
+}
+
 StatusOr<Shape> Checker::Infer() {
   RETURN_IF_ERROR(CheckArity());
   switch (OpcodeKind(inst_.opcode)) {
@@ -829,6 +855,7 @@ StatusOr<Shape> Checker::Infer() {
     case Opcode::kGather: return GatherOp();
     case Opcode::kTuple: return TupleOp();
     case Opcode::kGetTupleElement: return GetTupleElementOp();
+    case Opcode::kFusion: return FusionOp();
     default:
       break;
   }

@@ -79,8 +79,9 @@ class ModuleVerifier {
         return fail(inst, fmt::format("operand {} (%{}) is used before it is defined", i, o->name));
       }
       if (inst.to_apply != nullptr) {
-        if (inst.opcode != Opcode::kReduce && inst.opcode != Opcode::kReduceWindow) {
-          return fail(inst, "only reduce and reduce-window take a to_apply computation");
+        if (inst.opcode != Opcode::kReduce && inst.opcode != Opcode::kReduceWindow &&
+            inst.opcode != Opcode::kFusion) {
+          return fail(inst, "only reduce, reduce-window and fusion take a called computation");
         }
         auto it = comp_index_.find(inst.to_apply);
         if (it == comp_index_.end()) {
@@ -91,6 +92,9 @@ class ModuleVerifier {
                                         inst.to_apply->name(), c.name()));
         }
         if (inst.to_apply == m_.entry()) return fail(inst, "to_apply cannot be the entry");
+      }
+      if (inst.opcode == Opcode::kFusion && inst.to_apply == nullptr) {
+        return fail(inst, "a fusion needs a called computation (calls=...)");
       }
       if (inst.opcode == Opcode::kParameter) params.push_back(&inst);
       auto shape = InferShape(inst);

@@ -438,6 +438,11 @@ class Assembler {
         if (v < INT32_MIN || v > INT32_MAX) return Error("{} does not fit in s32", v);
         return Operand{-1, static_cast<int64_t>(static_cast<uint32_t>(static_cast<int32_t>(v)))};
       }
+      case OperandKind::kInt: {
+        ASSIGN_OR_RETURN(int64_t v, Const(t));
+        if (v < INT32_MIN || v > INT32_MAX) return Error("{} does not fit in s32", v);
+        return Operand{-1, v};
+      }
       case OperandKind::kFlag: {
         ASSIGN_OR_RETURN(int64_t v, Const(t));
         if (v != 0 && v != 1) return Error("must be 0 or 1, got {}", v);

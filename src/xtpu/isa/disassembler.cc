@@ -34,6 +34,7 @@ std::string FormatOperand(const Instruction& inst, int i) {
     case OperandKind::kReg: return fmt::format("r{}", o.imm);
     case OperandKind::kSem: return fmt::format("s{}", o.imm);
     case OperandKind::kF32: return FormatF32Bits(o.imm);
+    case OperandKind::kInt: return o.imm < 0 ? fmt::format("-{}", FormatInt(-o.imm)) : FormatInt(o.imm);
     case OperandKind::kImm32: {
       int d = inst.info().Find("dtype");
       DType t = d >= 0 ? static_cast<DType>(inst.ops[d].imm) : DType::kS32;
@@ -68,7 +69,8 @@ std::string FormatInstruction(const Instruction& inst) {
     const OperandSpec& spec = info.operands[i];
     // Required leading operands print positionally in the sequencer and for
     // enumerations (vpu.binary add, f32, ...); addresses and sizes by name.
-    positional = positional && spec.required && (info.unit == UnitKind::kSeq || spec.kind != OperandKind::kVal);
+    positional = positional && spec.required &&
+                 (info.unit == UnitKind::kSeq || (spec.kind != OperandKind::kVal && spec.kind != OperandKind::kInt));
     if (positional) {
       add(FormatOperand(inst, i));
     } else if (spec.required || !(inst.ops[i] == Operand{-1, spec.default_value})) {

@@ -120,6 +120,8 @@ StatusOr<Instruction> DecodeInstruction(const uint8_t in[kInstructionBytes]) {
     if (kind == OperandKind::kVal) {
       o.reg = static_cast<int16_t>(static_cast<int>(GetBits(in, pos, 8)) - 1);
       o.imm = SignExtend(GetBits(in, pos + 8, kValImmBits), kValImmBits);
+    } else if (kind == OperandKind::kInt) {
+      o.imm = SignExtend(GetBits(in, pos, 32), 32);
     } else {
       o.imm = static_cast<int64_t>(GetBits(in, pos, OperandBits(kind)));
     }

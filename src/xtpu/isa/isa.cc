@@ -76,7 +76,8 @@ int OperandBits(OperandKind k) {
     case OperandKind::kRedOp:
     case OperandKind::kBMode: return 8;
     case OperandKind::kImm32:
-    case OperandKind::kF32: return 32;
+    case OperandKind::kF32:
+    case OperandKind::kInt: return 32;
   }
   return 0;
 }
@@ -214,6 +215,9 @@ Status CheckOperand(const OpInfo& info, int i, const Operand& o) {
     case OperandKind::kF32:
       if (o.imm < 0 || o.imm > 0xffffffffll) return bad("is not a 32-bit value");
       return OkStatus();
+    case OperandKind::kInt:
+      if (o.imm < INT32_MIN || o.imm > INT32_MAX) return bad(fmt::format("{} does not fit in s32", o.imm));
+      return OkStatus();
     default:
       if (EnumValueName(spec.kind, o.imm).empty()) return bad(fmt::format("has invalid value {}", o.imm));
       return OkStatus();
@@ -237,19 +241,21 @@ Status CheckTypes(const Instruction& inst) {
     case Opcode::kVpuBinaryImm: {
       DType t = dt("dtype");
       auto op = static_cast<BinOp>(inst.op("op").imm);
+      std::string_view name = EnumValueName(OperandKind::kBinOp, inst.op("op").imm);
       bool bitwise = op == BinOp::kAnd || op == BinOp::kOr || op == BinOp::kXor || op == BinOp::kShl ||
                      op == BinOp::kShr;
+      bool float_only = op == BinOp::kDiv || op == BinOp::kPow || op == BinOp::kAtan2;
       if (t == DType::kS8) return err("s8 is not an arithmetic type (convert to s32 first)");
-      if (bitwise && t != DType::kS32)
-        return err(fmt::format("op '{}' needs dtype s32", EnumValueName(OperandKind::kBinOp, inst.op("op").imm)));
-      if (op == BinOp::kDiv && t == DType::kS32) return err("op 'div' needs dtype f32 or bf16");
+      if (bitwise && t != DType::kS32) return err(fmt::format("op '{}' needs dtype s32", name));
+      if (float_only && t == DType::kS32) return err(fmt::format("op '{}' needs dtype f32 or bf16", name));
       break;
     }
     case Opcode::kVpuUnary: {
       DType t = dt("dtype");
       auto op = static_cast<UnOp>(inst.op("op").imm);
       if (t == DType::kS8) return err("s8 is not an arithmetic type (convert to s32 first)");
-      bool int_ok = op == UnOp::kCopy || op == UnOp::kNeg || op == UnOp::kAbs || op == UnOp::kRelu;
+      bool int_ok = op == UnOp::kCopy || op == UnOp::kNeg || op == UnOp::kAbs || op == UnOp::kRelu ||
+                    op == UnOp::kSign;
       if (t == DType::kS32 && !int_ok)
         return err(fmt::format("op '{}' needs dtype f32 or bf16", EnumValueName(OperandKind::kUnOp, inst.op("op").imm)));
       break;

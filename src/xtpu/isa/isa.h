@@ -45,18 +45,27 @@ inline bool UnitIsIndexed(UnitKind u) {
 //   kImm32  32 raw bits; written as a float if the instruction's dtype is
 //           f32/bf16, else as an integer.
 //   kF32    an f32 immediate (32 bits).
-enum class OperandKind : uint8_t { kVal, kReg, kSem, kFlag, kDType, kBinOp, kUnOp, kRedOp, kBMode, kImm32, kF32 };
+//   kInt    a signed 32-bit constant, no register ("512", "4*N"): sizes and
+//           strides of vpu.select, whose eleven operands would not fit in
+//           64 bytes as kVal.
+enum class OperandKind : uint8_t { kVal, kReg, kSem, kFlag, kDType, kBinOp, kUnOp, kRedOp, kBMode, kImm32, kF32, kInt };
 int OperandBits(OperandKind k);
 inline constexpr int kValImmBits = 40;
 
-// VPU elementwise binary operations.
-#define XTPU_BINOPS(V) \
-  V(kAdd, "add") V(kSub, "sub") V(kMul, "mul") V(kDiv, "div") V(kMax, "max") V(kMin, "min") \
-  V(kAnd, "and") V(kOr, "or") V(kXor, "xor") V(kShl, "shl") V(kShr, "shr")
-// VPU elementwise unary operations.
+// VPU elementwise binary operations. New ones are appended so that encoded
+// programs keep their meaning. Comparisons give 1 or 0 in the instruction's
+// dtype (1.0f / 0.0f for f32 and bf16).
+#define XTPU_BINOPS(V)                                                                               \
+  V(kAdd, "add") V(kSub, "sub") V(kMul, "mul") V(kDiv, "div") V(kMax, "max") V(kMin, "min")          \
+  V(kAnd, "and") V(kOr, "or") V(kXor, "xor") V(kShl, "shl") V(kShr, "shr")                           \
+  V(kEq, "eq") V(kNe, "ne") V(kLt, "lt") V(kLe, "le") V(kGt, "gt") V(kGe, "ge")                      \
+  V(kPow, "pow") V(kRem, "rem") V(kAtan2, "atan2")
+// VPU elementwise unary operations (new ones appended, as above).
 #define XTPU_UNOPS(V)                                                                          \
   V(kCopy, "copy") V(kNeg, "neg") V(kAbs, "abs") V(kRelu, "relu") V(kExp, "exp") V(kLog, "log") \
-  V(kTanh, "tanh") V(kSqrt, "sqrt") V(kRsqrt, "rsqrt") V(kRecip, "recip") V(kErf, "erf")
+  V(kTanh, "tanh") V(kSqrt, "sqrt") V(kRsqrt, "rsqrt") V(kRecip, "recip") V(kErf, "erf")         \
+  V(kFloor, "floor") V(kCeil, "ceil") V(kRoundEven, "round_even") V(kSign, "sign")               \
+  V(kLogistic, "logistic") V(kSin, "sin") V(kCos, "cos")
 // Reductions (VPU across sublanes/rows, XLU across lanes/columns).
 #define XTPU_REDOPS(V) V(kSum, "sum") V(kMax, "max") V(kMin, "min")
 // How vpu.binary reads its b operand: a tile b[r][c], or a column vector
@@ -158,7 +167,17 @@ enum class BMode : uint8_t { XTPU_BMODES(XTPU_ENUM_ENTRY) };
     "for r in [0, rows):\n  for c in [0, cols):\n    p = VMEM[idx + 4*c] as s32     # fault unless 0 <= p < cols\n    VMEM[dst + r*ds + c*esz] = VMEM[src + r*ss + p*esz]", \
     REQ(dtype, kDType), REQ(dst, kVal), REQ(src, kVal), REQ(idx, kVal), REQ(rows, kVal), REQ(cols, kVal), \
     REQ(ds, kVal), REQ(ss, kVal))                                                                \
-  V(kXluNop, "xlu.nop", kXlu, "No operation in an XLU queue (synchronization only)", "wait(wait); signal(signal)")
+  V(kXluNop, "xlu.nop", kXlu, "No operation in an XLU queue (synchronization only)", "wait(wait); signal(signal)") \
+  /* ---- appended later (opcodes keep their numbers) ---- */                                        \
+  V(kBarrier, "barrier", kSeq, "Chip-wide barrier: the sequencer stops at its n-th barrier until every core's sequencer has reached its n-th barrier", \
+    "wait(wait)\nn = number of barriers this core has passed\nstop until every core with a program has reached its barrier n\nsignal(signal)\n# a core that halts while another waits at a barrier is a deadlock")                                                                                             \
+  V(kDmaGather, "dma.gather", kDma, "Gather rows HBM -> VMEM by an s32 index vector in VMEM (embedding lookup)", \
+    "for i in [0, rows):\n  p = VMEM[idx + 4*i] as s32     # fault unless 0 <= p < limit\n  for b in [0, bytes):\n    VMEM[dst + i*bytes + b] = HBM[src + p*stride + b]\n# every row src + q*stride, q in [0, limit), must lie in HBM", \
+    REQ(dst, kVal), REQ(src, kVal), REQ(idx, kVal), REQ(rows, kVal), REQ(bytes, kVal), REQ(stride, kVal), REQ(limit, kVal)) \
+  V(kVpuSelect, "vpu.select", kVpu, "Elementwise dst = p != 0 ? a : b with p a tile of 32-bit words (bits of a, b copied unchanged)", \
+    "for r in [0, rows):\n  for c in [0, cols):\n    t = VMEM[p + r*ps + 4*c] as u32 != 0\n    VMEM[dst + r*ds + c*esz] = t ? VMEM[a + r*as + c*esz] : VMEM[b + r*bs + c*esz]", \
+    REQ(dtype, kDType), REQ(dst, kVal), REQ(p, kVal), REQ(a, kVal), REQ(b, kVal), REQ(rows, kInt), REQ(cols, kInt), \
+    REQ(ds, kInt), REQ(ps, kInt), REQ(as, kInt), REQ(bs, kInt))
 // clang-format on
 
 enum class Opcode : uint8_t {

@@ -18,6 +18,7 @@ std::string_view KindName(OperandKind k) {
     case OperandKind::kBMode: return "bmode";
     case OperandKind::kImm32: return "imm32";
     case OperandKind::kF32: return "f32";
+    case OperandKind::kInt: return "int";
   }
   return "?";
 }
@@ -53,7 +54,8 @@ std::string IsaReferenceMarkdown() {
   s += fmt::format("| redop | 8 | {} |\n", EnumList(OperandKind::kRedOp));
   s += fmt::format("| bmode | 8 | {} |\n", EnumList(OperandKind::kBMode));
   s += "| imm32 | 32 | a float if the instruction's dtype is f32/bf16, else an s32 |\n";
-  s += "| f32 | 32 | a float (`0.125`, `1e-05`, `inf`, `nan(0x7fc00000)`) |\n\n";
+  s += "| f32 | 32 | a float (`0.125`, `1e-05`, `inf`, `nan(0x7fc00000)`) |\n";
+  s += "| int | 32 | a signed 32-bit constant without a register (`512`, `4*N`) |\n\n";
   s += "Every instruction also takes `wait=sN` (before it starts: wait until S[N] > 0, then decrement) and "
        "`signal=sN` (when it completes: increment S[N]).\n\n";
   s += "| opcode | mnemonic | unit | summary |\n|---|---|---|---|\n";

@@ -13,6 +13,7 @@
 #include "xtpu/isa/isa.h"
 #include "xtpu/sim/memory.h"
 #include "xtpu/sim/simulator.h"
+#include "xtpu/sim/vpu_ops.h"
 
 namespace xtpu::sim {
 
@@ -68,6 +69,11 @@ struct Core {
   bool halted = false;
   bool seq_acquired = false;  // the current sequencer instruction took its wait
   int64_t seq_executed = 0;
+  // Barriers: the number this core has passed, and whether its sequencer is
+  // waiting at one (arrived in barrier generation `barrier_gen`).
+  int64_t barriers_passed = 0;
+  bool at_barrier = false;
+  int64_t barrier_gen = 0;
   Core(int core_id, int64_t vmem_bytes, int64_t smem_bytes)
       : id(core_id), vmem(core_id == 0 ? "VMEM" : fmt::format("VMEM{}", core_id), vmem_bytes),
         smem("SMEM", smem_bytes) {}
@@ -86,6 +92,9 @@ class Device {
   const ChipConfig& chip() const { return chip_; }
   SimStats& stats() { return stats_; }
   int threads() const { return threads_; }
+  // SimOptions::timing_only: units check addresses and count stats but move
+  // and compute no data.
+  bool timing_only() const { return options_.timing_only; }
   int64_t acc_rows() const { return acc_rows_; }
   uint32_t* Accumulators(MxuState& m);
 
@@ -100,8 +109,12 @@ class Device {
   // Returns true if the sequencer made progress.
   StatusOr<bool> RunSequencer(Core& c);
   StatusOr<bool> RunUnit(Core& c, Unit& u);
+  // The sequencer of `c` is at a barrier: registers its arrival; true once
+  // every core with a program has arrived (the barrier is released).
+  bool ArriveAtBarrier(Core& c);
   Status Execute(Core& c, Unit& u, const Resolved& r);
   Status DeadlockError();
+  std::string BarrierWaitText(const Core& c) const;
   Unit& UnitFor(Core& c, const isa::Instruction& inst);
   std::string Where(const Core& c, std::string_view unit, int pc) const;
 
@@ -115,6 +128,9 @@ class Device {
   int64_t work_ = 0;
   int64_t steps_ = 0;
   int threads_ = 1;
+  int barrier_participants_ = 0;  // cores with a program
+  int barrier_arrived_ = 0;       // cores waiting at the current barrier
+  int64_t barrier_generation_ = 0;  // barriers released so far
 };
 
 // Unit execution, one function per unit class (exec_*.cc). Errors are the
@@ -123,6 +139,7 @@ Status ExecDma(Device& d, Core& c, const Resolved& r);
 Status ExecMxu(Device& d, Core& c, int mxu, const Resolved& r);
 Status ExecVpu(Device& d, Core& c, const Resolved& r);
 Status ExecXlu(Device& d, Core& c, const Resolved& r);
+Status ExecDmaGather(Device& d, Core& c, const Resolved& r);  // exec_dma.cc
 
 // Checks a tile of `rows` rows of `row_bytes` bytes, row r at base + r*stride,
 // lies inside `mem` (safe against overflow for any values).
@@ -141,10 +158,5 @@ void LoadRowF32(const Memory& m, int64_t addr, int64_t n, DType t, float* out);
 void StoreRowF32(Memory& m, int64_t addr, int64_t n, DType t, const float* in);  // bf16: RNE
 void LoadRowS32(const Memory& m, int64_t addr, int64_t n, DType t, int32_t* out);
 void StoreRowS32(Memory& m, int64_t addr, int64_t n, DType t, const int32_t* in);  // s8: saturates
-
-// IEEE max/min with NaN propagation (the first NaN operand is returned) and
-// max(-0, +0) = +0, min(-0, +0) = -0.
-float MaxF32(float a, float b);
-float MinF32(float a, float b);
 
 }  // namespace xtpu::sim

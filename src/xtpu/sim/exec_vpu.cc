@@ -1,7 +1,7 @@
 // Functional semantics of the vector-unit instructions (docs/isa.md):
-// elementwise binary/unary ops, reductions across sublanes, conversions and
-// int8 requantization, over tiles in VMEM. Also the row I/O helpers shared
-// with the cross-lane unit.
+// elementwise binary/unary ops (arithmetic in vpu_ops.cc), select,
+// reductions across sublanes, conversions and int8 requantization, over
+// tiles in VMEM. Also the row I/O helpers shared with the cross-lane unit.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -50,81 +50,9 @@ void StoreRowS32(Memory& m, int64_t addr, int64_t n, DType t, const int32_t* in)
   m.Write(addr, b.data(), n);
 }
 
-float MaxF32(float a, float b) {
-  if (std::isnan(a)) return a;
-  if (std::isnan(b)) return b;
-  if (a == b) return std::signbit(a) ? b : a;
-  return a > b ? a : b;
-}
-
-float MinF32(float a, float b) {
-  if (std::isnan(a)) return a;
-  if (std::isnan(b)) return b;
-  if (a == b) return std::signbit(a) ? a : b;
-  return a < b ? a : b;
-}
-
 namespace {
 
 bool IsFloatT(DType t) { return t == DType::kF32 || t == DType::kBF16; }
-
-int32_t Wrap(int64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(v))); }
-
-float BinF(BinOp op, float a, float b) {
-  switch (op) {
-    case BinOp::kAdd: return a + b;
-    case BinOp::kSub: return a - b;
-    case BinOp::kMul: return a * b;
-    case BinOp::kDiv: return a / b;
-    case BinOp::kMax: return MaxF32(a, b);
-    case BinOp::kMin: return MinF32(a, b);
-    default: return 0;  // rejected by ValidateInstruction
-  }
-}
-
-int32_t BinI(BinOp op, int32_t a, int32_t b) {
-  const uint32_t ua = static_cast<uint32_t>(a), ub = static_cast<uint32_t>(b);
-  switch (op) {
-    case BinOp::kAdd: return static_cast<int32_t>(ua + ub);
-    case BinOp::kSub: return static_cast<int32_t>(ua - ub);
-    case BinOp::kMul: return static_cast<int32_t>(ua * ub);
-    case BinOp::kMax: return std::max(a, b);
-    case BinOp::kMin: return std::min(a, b);
-    case BinOp::kAnd: return static_cast<int32_t>(ua & ub);
-    case BinOp::kOr: return static_cast<int32_t>(ua | ub);
-    case BinOp::kXor: return static_cast<int32_t>(ua ^ ub);
-    case BinOp::kShl: return static_cast<int32_t>(ua << (ub & 31));
-    case BinOp::kShr: return a >> (ub & 31);  // arithmetic
-    default: return 0;
-  }
-}
-
-float UnF(UnOp op, float a) {
-  switch (op) {
-    case UnOp::kCopy: return a;
-    case UnOp::kNeg: return std::bit_cast<float>(std::bit_cast<uint32_t>(a) ^ 0x80000000u);
-    case UnOp::kAbs: return std::bit_cast<float>(std::bit_cast<uint32_t>(a) & 0x7fffffffu);
-    case UnOp::kRelu: return MaxF32(a, 0.0f);
-    case UnOp::kExp: return static_cast<float>(std::exp(static_cast<double>(a)));
-    case UnOp::kLog: return static_cast<float>(std::log(static_cast<double>(a)));
-    case UnOp::kTanh: return static_cast<float>(std::tanh(static_cast<double>(a)));
-    case UnOp::kSqrt: return std::sqrt(a);
-    case UnOp::kRsqrt: return static_cast<float>(1.0 / std::sqrt(static_cast<double>(a)));
-    case UnOp::kRecip: return 1.0f / a;
-    case UnOp::kErf: return static_cast<float>(std::erf(static_cast<double>(a)));
-  }
-  return 0;
-}
-
-int32_t UnI(UnOp op, int32_t a) {
-  switch (op) {
-    case UnOp::kCopy: return a;
-    case UnOp::kNeg: return Wrap(-static_cast<int64_t>(a));
-    case UnOp::kAbs: return Wrap(a < 0 ? -static_cast<int64_t>(a) : a);
-    case UnOp::kRelu: return std::max(a, 0);
-    default: return 0;
-  }
-}
 
 float RedF(RedOp op, float s, float x) {
   return op == RedOp::kSum ? s + x : op == RedOp::kMax ? MaxF32(s, x) : MinF32(s, x);
@@ -152,26 +80,28 @@ Status Binary(Device& d, Core& c, const Resolved& r, bool imm_form) {
   }
   RETURN_IF_ERROR(d.ChargeWork(rows, cols));
   const uint32_t imm = static_cast<uint32_t>(imm_form ? r["imm"] : 0);
-  std::vector<uint32_t> va(cols), vb(cols), vo(cols);  // 32-bit lanes: f32 or s32
-  for (int64_t i = 0; i < rows; ++i) {
+  // At least one lane: b's column (bmode=col) or the immediate is read even for cols = 0.
+  const size_t lanes = static_cast<size_t>(d.timing_only() ? 0 : std::max<int64_t>(cols, 1));
+  std::vector<uint32_t> va(lanes), vb(lanes), vo(lanes);  // 32-bit lanes: f32 or s32
+  for (int64_t i = 0; i < rows && !d.timing_only(); ++i) {
     const int64_t bn = bcol ? 1 : cols;
     if (IsFloatT(t)) {
       auto* fa = reinterpret_cast<float*>(va.data());
       auto* fb = reinterpret_cast<float*>(vb.data());
       auto* fo = reinterpret_cast<float*>(vo.data());
       LoadRowF32(vm, a + i * as, cols, t, fa);
-      if (imm_form) std::fill(fb, fb + cols, std::bit_cast<float>(imm));
+      if (imm_form) fb[0] = std::bit_cast<float>(imm);
       else LoadRowF32(vm, b + i * bs, bn, t, fb);
-      for (int64_t j = 0; j < cols; ++j) fo[j] = BinF(op, fa[j], fb[bcol ? 0 : j]);
+      VpuBinaryRowF32(op, fa, fb, bcol || imm_form ? 0 : 1, fo, cols);
       StoreRowF32(vm, dst + i * ds, cols, t, fo);
     } else {
       auto* ia = reinterpret_cast<int32_t*>(va.data());
       auto* ib = reinterpret_cast<int32_t*>(vb.data());
       auto* io = reinterpret_cast<int32_t*>(vo.data());
       LoadRowS32(vm, a + i * as, cols, t, ia);
-      if (imm_form) std::fill(ib, ib + cols, static_cast<int32_t>(imm));
+      if (imm_form) ib[0] = static_cast<int32_t>(imm);
       else LoadRowS32(vm, b + i * bs, bn, t, ib);
-      for (int64_t j = 0; j < cols; ++j) io[j] = BinI(op, ia[j], ib[bcol ? 0 : j]);
+      VpuBinaryRowS32(op, ia, ib, bcol || imm_form ? 0 : 1, io, cols);
       StoreRowS32(vm, dst + i * ds, cols, t, io);
     }
   }
@@ -189,16 +119,17 @@ Status Unary(Device& d, Core& c, const Resolved& r) {
   RETURN_IF_ERROR(CheckTile(c.vmem, a, as, rows, cols * esz));
   RETURN_IF_ERROR(CheckTile(c.vmem, dst, ds, rows, cols * esz));
   RETURN_IF_ERROR(d.ChargeWork(rows, cols));
-  std::vector<float> f(IsFloatT(t) ? cols : 0);
-  std::vector<int32_t> v(IsFloatT(t) ? 0 : cols);
-  for (int64_t i = 0; i < rows; ++i) {
+  const int64_t lanes = d.timing_only() ? 0 : cols;
+  std::vector<float> f(IsFloatT(t) ? lanes : 0);
+  std::vector<int32_t> v(IsFloatT(t) ? 0 : lanes);
+  for (int64_t i = 0; i < rows && !d.timing_only(); ++i) {
     if (IsFloatT(t)) {
       LoadRowF32(c.vmem, a + i * as, cols, t, f.data());
-      for (float& x : f) x = UnF(op, x);
+      for (float& x : f) x = VpuUnaryF32(op, x);
       StoreRowF32(c.vmem, dst + i * ds, cols, t, f.data());
     } else {
       LoadRowS32(c.vmem, a + i * as, cols, t, v.data());
-      for (int32_t& x : v) x = UnI(op, x);
+      for (int32_t& x : v) x = VpuUnaryS32(op, x);
       StoreRowS32(c.vmem, dst + i * ds, cols, t, v.data());
     }
   }
@@ -217,7 +148,8 @@ Status Reduce(Device& d, Core& c, const Resolved& r) {
   RETURN_IF_ERROR(CheckTile(c.vmem, src, ss, rows, cols * esz));
   RETURN_IF_ERROR(CheckTile(c.vmem, dst, 0, 1, cols * esz));
   RETURN_IF_ERROR(d.ChargeWork(rows, cols));
-  if (IsFloatT(t)) {
+  if (d.timing_only()) {
+  } else if (IsFloatT(t)) {
     std::vector<float> s(cols), x(cols);
     LoadRowF32(c.vmem, src, cols, t, s.data());
     for (int64_t i = 1; i < rows; ++i) {
@@ -252,9 +184,9 @@ Status Convert(Device& d, Core& c, const Resolved& r) {
   RETURN_IF_ERROR(CheckTile(c.vmem, src, ss, rows, cols * DTypeBytes(from)));
   RETURN_IF_ERROR(CheckTile(c.vmem, dst, ds, rows, cols * DTypeBytes(to)));
   RETURN_IF_ERROR(d.ChargeWork(rows, cols));
-  std::vector<float> f(cols);
-  std::vector<int32_t> v(cols);
-  for (int64_t i = 0; i < rows; ++i) {
+  std::vector<float> f(d.timing_only() ? 0 : cols);
+  std::vector<int32_t> v(d.timing_only() ? 0 : cols);
+  for (int64_t i = 0; i < rows && !d.timing_only(); ++i) {
     if (IsFloatT(from)) LoadRowF32(c.vmem, src + i * ss, cols, from, f.data());
     else LoadRowS32(c.vmem, src + i * ss, cols, from, v.data());
     if (IsFloatT(from) && !IsFloatT(to)) {
@@ -278,9 +210,9 @@ Status Requant(Device& d, Core& c, const Resolved& r) {
   RETURN_IF_ERROR(CheckTile(c.vmem, src, ss, rows, cols * 4));
   RETURN_IF_ERROR(CheckTile(c.vmem, dst, ds, rows, cols));
   RETURN_IF_ERROR(d.ChargeWork(rows, cols));
-  std::vector<int32_t> v(cols);
-  std::vector<int8_t> o(cols);
-  for (int64_t i = 0; i < rows; ++i) {
+  std::vector<int32_t> v(d.timing_only() ? 0 : cols);
+  std::vector<int8_t> o(d.timing_only() ? 0 : cols);
+  for (int64_t i = 0; i < rows && !d.timing_only(); ++i) {
     c.vmem.Read(src + i * ss, v.data(), cols * 4);
     for (int64_t j = 0; j < cols; ++j) {
       double x = std::nearbyint(static_cast<double>(v[j]) * scale);
@@ -296,6 +228,35 @@ Status Requant(Device& d, Core& c, const Resolved& r) {
   return OkStatus();
 }
 
+// Bits of a or b are copied unchanged (so NaN payloads and -0 survive).
+Status Select(Device& d, Core& c, const Resolved& r) {
+  const DType t = static_cast<DType>(r["dtype"]);
+  const int64_t dst = r["dst"], p = r["p"], a = r["a"], b = r["b"], rows = r["rows"], cols = r["cols"];
+  const int64_t ds = r["ds"], ps = r["ps"], as = r["as"], bs = r["bs"];
+  const int esz = DTypeBytes(t);
+  Memory& vm = c.vmem;
+  RETURN_IF_ERROR(CheckTile(vm, p, ps, rows, cols * 4));
+  RETURN_IF_ERROR(CheckTile(vm, a, as, rows, cols * esz));
+  RETURN_IF_ERROR(CheckTile(vm, b, bs, rows, cols * esz));
+  RETURN_IF_ERROR(CheckTile(vm, dst, ds, rows, cols * esz));
+  RETURN_IF_ERROR(d.ChargeWork(rows, cols));
+  const size_t n = static_cast<size_t>(d.timing_only() ? 0 : cols);
+  std::vector<uint32_t> vp(n);
+  std::vector<uint8_t> va(n * esz), vb(n * esz);
+  for (int64_t i = 0; i < rows && !d.timing_only(); ++i) {
+    vm.Read(p + i * ps, vp.data(), cols * 4);
+    vm.Read(a + i * as, va.data(), cols * esz);
+    vm.Read(b + i * bs, vb.data(), cols * esz);
+    for (int64_t j = 0; j < cols; ++j)
+      if (vp[j] != 0) std::memcpy(vb.data() + j * esz, va.data() + j * esz, esz);
+    vm.Write(dst + i * ds, vb.data(), cols * esz);
+  }
+  d.stats().vpu_ops += rows * cols;
+  d.stats().vmem_read_bytes += rows * cols * (4 + 2 * esz);
+  d.stats().vmem_write_bytes += rows * cols * esz;
+  return OkStatus();
+}
+
 }  // namespace
 
 Status ExecVpu(Device& d, Core& c, const Resolved& r) {
@@ -308,6 +269,7 @@ Status ExecVpu(Device& d, Core& c, const Resolved& r) {
     case Opcode::kVpuReduce: return Reduce(d, c, r);
     case Opcode::kVpuConvert: return Convert(d, c, r);
     case Opcode::kVpuRequant: return Requant(d, c, r);
+    case Opcode::kVpuSelect: return Select(d, c, r);
     default: break;
   }
   return Error("instruction is not a VPU instruction");

@@ -19,12 +19,14 @@ Status Transpose(Device& d, Core& c, const Resolved& r) {
   RETURN_IF_ERROR(CheckTile(c.vmem, dst, ds, cols, rows * esz));
   if (static_cast<__int128>(rows) * cols * esz > c.vmem.size()) return Error("transposed tile {} x {} is larger than VMEM", rows, cols);
   RETURN_IF_ERROR(d.ChargeWork(rows, cols));
-  std::vector<uint8_t> in(static_cast<size_t>(rows * cols * esz)), out(in.size());
-  for (int64_t i = 0; i < rows; ++i) c.vmem.Read(src + i * ss, in.data() + i * cols * esz, cols * esz);
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j)
-      std::memcpy(out.data() + (j * rows + i) * esz, in.data() + (i * cols + j) * esz, esz);
-  for (int64_t j = 0; j < cols; ++j) c.vmem.Write(dst + j * ds, out.data() + j * rows * esz, rows * esz);
+  if (!d.timing_only()) {
+    std::vector<uint8_t> in(static_cast<size_t>(rows * cols * esz)), out(in.size());
+    for (int64_t i = 0; i < rows; ++i) c.vmem.Read(src + i * ss, in.data() + i * cols * esz, cols * esz);
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        std::memcpy(out.data() + (j * rows + i) * esz, in.data() + (i * cols + j) * esz, esz);
+    for (int64_t j = 0; j < cols; ++j) c.vmem.Write(dst + j * ds, out.data() + j * rows * esz, rows * esz);
+  }
   d.stats().xlu_ops += rows * cols;
   d.stats().vmem_read_bytes += rows * cols * esz;
   d.stats().vmem_write_bytes += rows * cols * esz;
@@ -41,9 +43,10 @@ Status Reduce(Device& d, Core& c, const Resolved& r) {
   RETURN_IF_ERROR(CheckTile(c.vmem, dst, ds, rows, esz));
   RETURN_IF_ERROR(d.ChargeWork(rows, cols));
   const bool is_float = t == DType::kF32 || t == DType::kBF16;
-  std::vector<float> f(is_float ? cols : 0);
-  std::vector<int32_t> v(is_float ? 0 : cols);
-  for (int64_t i = 0; i < rows; ++i) {
+  const int64_t lanes = d.timing_only() ? 0 : cols;
+  std::vector<float> f(is_float ? lanes : 0);
+  std::vector<int32_t> v(is_float ? 0 : lanes);
+  for (int64_t i = 0; i < rows && !d.timing_only(); ++i) {
     if (is_float) {
       LoadRowF32(c.vmem, src + i * ss, cols, t, f.data());
       float s = f[0];
@@ -75,13 +78,14 @@ Status Permute(Device& d, Core& c, const Resolved& r) {
   RETURN_IF_ERROR(CheckTile(c.vmem, dst, ds, rows, cols * esz));
   RETURN_IF_ERROR(CheckTile(c.vmem, idx, 0, 1, cols * 4));
   RETURN_IF_ERROR(d.ChargeWork(rows, cols));
-  std::vector<int32_t> p(cols);
-  c.vmem.Read(idx, p.data(), cols * 4);
-  for (int64_t j = 0; j < cols; ++j)
+  const int64_t lanes = d.timing_only() ? 0 : cols;  // timing-only: indices not read
+  std::vector<int32_t> p(lanes);
+  c.vmem.Read(idx, p.data(), lanes * 4);
+  for (int64_t j = 0; j < lanes; ++j)
     if (p[j] < 0 || p[j] >= cols)
       return Error("permutation index {} at idx + {} is outside [0, {})", p[j], 4 * j, cols);
-  std::vector<uint8_t> in(static_cast<size_t>(cols * esz)), out(in.size());
-  for (int64_t i = 0; i < rows; ++i) {
+  std::vector<uint8_t> in(static_cast<size_t>(lanes * esz)), out(in.size());
+  for (int64_t i = 0; i < rows && !d.timing_only(); ++i) {
     c.vmem.Read(src + i * ss, in.data(), cols * esz);
     for (int64_t j = 0; j < cols; ++j) std::memcpy(out.data() + j * esz, in.data() + p[j] * esz, esz);
     c.vmem.Write(dst + i * ds, out.data(), cols * esz);

@@ -39,6 +39,10 @@ StatusOr<std::string> DisasmCommand(const std::string& input_path) {
 }
 
 Status RunSimCommand(const SimCommandOptions& o, std::string* summary) {
+  if (o.timing_only && !o.timing) return Error("a timing-only run without the timing model computes nothing");
+  if (o.timing_only && (!o.outputs.empty() || !o.output_dir.empty()))
+    return Error("a timing-only run computes no values: drop the outputs ({})",
+                 o.outputs.empty() ? o.output_dir : o.outputs[0].first);
   ASSIGN_OR_RETURN(ChipConfig chip, LoadChip(o.chip));
   for (const std::string& ov : o.chip_overrides) RETURN_IF_ERROR(ApplyOverride(chip, ov));
   ASSIGN_OR_RETURN(isa::Program program, LoadProgramFile(o.program));
@@ -49,7 +53,7 @@ Status RunSimCommand(const SimCommandOptions& o, std::string* summary) {
   // GEMM needs about 2e5 instructions and 2^30 work).
   Simulator sim(chip, program,
                 {.seed = o.seed, .threads = o.threads, .max_steps = 20'000'000, .max_work = int64_t{1} << 40,
-                 .dispatch_log = timing ? &dispatch_log : nullptr});
+                 .dispatch_log = timing ? &dispatch_log : nullptr, .timing_only = o.timing_only});
   for (const auto& [name, path] : o.inputs) {
     ASSIGN_OR_RETURN(Literal lit, ReadNpy(path));
     RETURN_IF_ERROR(sim.SetBuffer(name, lit).WithPrefix(path));
@@ -85,7 +89,8 @@ Status RunSimCommand(const SimCommandOptions& o, std::string* summary) {
     total += n;
     if (n) per_unit += fmt::format(" {}={}", unit, n);
   }
-  s += fmt::format("{}: {} instructions on chip {} ({:.3f} s host time)\n", o.program, total, chip.name, sec);
+  s += fmt::format("{}: {} instructions on chip {} ({:.3f} s host time{})\n", o.program, total, chip.name, sec,
+                   o.timing_only ? ", timing only: no values" : "");
   s += fmt::format("  per unit:{}\n", per_unit);
   s += fmt::format("  HBM read {} B, write {} B; VMEM read {} B, write {} B\n", st.hbm_read_bytes,
                    st.hbm_write_bytes, st.vmem_read_bytes, st.vmem_write_bytes);
@@ -109,6 +114,7 @@ Status RunSimCommand(const SimCommandOptions& o, std::string* summary) {
     j["program"] = o.program;
     j["functional"] = st.ToJson();
     j["host_seconds"] = sec;
+    j["timing_only"] = o.timing_only;
     j["config"] = ChipToJson(chip);
     RETURN_IF_ERROR(WriteStringToFile(o.stats_path, j.dump(2) + "\n"));
     s += fmt::format("wrote stats to {}\n", o.stats_path);

@@ -33,6 +33,7 @@ struct SimCommandOptions {
   std::string stats_path;  // JSON: functional stats, timing stats ("timing") + the chip config
   std::string trace_path;  // Chrome trace-event JSON of the timing model (Perfetto)
   bool timing = true;      // run the timing model (cycles in the summary and stats)
+  bool timing_only = false;  // SimOptions::timing_only: cycles and counts, no values (no outputs)
   uint64_t seed = 0;       // for inputs not given
   int threads = 0;         // host threads; 0 = all
 };

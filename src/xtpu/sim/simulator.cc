@@ -119,6 +119,22 @@ Device::Device(const ChipConfig& chip, const isa::Program& program, const SimOpt
       c.halted = true;
     }
   }
+  barrier_participants_ = static_cast<int>(std::min<size_t>(program.cores.size(), cores_.size()));
+}
+
+bool Device::ArriveAtBarrier(Core& c) {
+  if (!c.at_barrier) {
+    c.at_barrier = true;
+    c.barrier_gen = barrier_generation_;
+    if (++barrier_arrived_ == barrier_participants_) {
+      ++barrier_generation_;  // the last core arrived: release everyone
+      barrier_arrived_ = 0;
+    }
+  }
+  if (barrier_generation_ == c.barrier_gen) return false;
+  c.at_barrier = false;
+  ++c.barriers_passed;
+  return true;
 }
 
 uint32_t* Device::Accumulators(MxuState& m) {
@@ -202,6 +218,7 @@ StatusOr<bool> Device::RunSequencer(Core& c) {
       --c.sems[inst.wait];
       c.seq_acquired = true;
     }
+    if (inst.opcode == Opcode::kBarrier && !ArriveAtBarrier(c)) break;
     auto val = [&](int i) {
       const isa::Operand& o = inst.ops[i];
       uint64_t base = o.reg >= 0 ? static_cast<uint64_t>(c.regs[o.reg]) : 0;
@@ -211,7 +228,8 @@ StatusOr<bool> Device::RunSequencer(Core& c) {
     auto wrap = [](uint64_t x) { return static_cast<int64_t>(x); };
     int next = c.pc + 1;
     switch (inst.opcode) {
-      case Opcode::kNop: break;
+      case Opcode::kNop:
+      case Opcode::kBarrier: break;
       case Opcode::kHalt: c.halted = true; break;
       case Opcode::kSet: reg(0) = val(1); break;
       case Opcode::kAdd: reg(0) = wrap(uint64_t(reg(1)) + uint64_t(val(2))); break;
@@ -319,6 +337,19 @@ Status Device::Execute(Core& c, Unit& u, const Resolved& r) {
   return OkStatus();
 }
 
+std::string Device::BarrierWaitText(const Core& c) const {
+  std::string missing;
+  for (const Core& o : cores_) {
+    if (!o.stream || o.at_barrier) continue;
+    missing += missing.empty() ? "" : ", ";
+    if (o.halted)
+      missing += fmt::format("core {} (halted after {} barrier(s))", o.id, o.barriers_passed);
+    else
+      missing += fmt::format("core {} (at pc {})", o.id, o.pc);
+  }
+  return fmt::format("waits at barrier {} for {}", c.barriers_passed, missing);
+}
+
 Status Device::DeadlockError() {
   std::string msg = "deadlock: no unit can make progress; waiting:";
   auto sem_text = [](const Core& c, int s) { return fmt::format("s{} (value {})", s, c.sems[s]); };
@@ -329,6 +360,8 @@ Status Device::DeadlockError() {
       if (inst.info().unit != UnitKind::kSeq)
         msg += fmt::format("queue of {} is full ({} entries, sequencer.queue_depth)", UnitFor(c, inst).name,
                            chip_.sequencer.queue_depth);
+      else if (c.at_barrier)
+        msg += BarrierWaitText(c);
       else
         msg += "waits on " + sem_text(c, inst.wait);
     }
@@ -437,6 +470,7 @@ Status Simulator::Run() {
   device_ = std::make_unique<Device>(chip_, program_, options_);
   for (size_t i = 0; i < program_.buffers.size(); ++i) {
     const isa::BufferDecl& b = program_.buffers[i];
+    if (options_.timing_only) break;  // no values
     Memory& mem = BufferMemory(*device_, b);
     auto it = given_.find(b.name);
     if (it != given_.end()) {
@@ -458,6 +492,7 @@ StatusOr<Literal> Simulator::GetBuffer(const std::string& name) const {
     if (it != given_.end()) return it->second;
     return Error("buffer '{}' read before Run", name);
   }
+  if (options_.timing_only) return Error("buffer '{}': a timing-only run computes no values", name);
   Literal lit(b->shape);
   BufferMemory(*device_, *b).Read(b->address, lit.mutable_bytes().data(), b->shape.byte_size());
   return lit;

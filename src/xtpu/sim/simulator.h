@@ -57,6 +57,13 @@ struct SimOptions {
   // If set: per core, every instruction the sequencer executed or dispatched,
   // in order, with resolved operands (input of timing::RunTiming).
   DispatchLog* dispatch_log = nullptr;
+  // Timing-only run: the sequencer, semaphores, address checks, stats and the
+  // dispatch log are exactly those of a full run, but units read and write no
+  // VMEM/HBM/accumulator contents and do no MXU math (so the timing model
+  // gives the same cycles, much sooner). Buffers are not initialized and
+  // GetBuffer fails. Data-dependent checks are skipped: dma.gather treats
+  // every index as 0, xlu.permute does not check its indices.
+  bool timing_only = false;
 };
 
 // Counts from a functional run; the timing model adds cycles to these.

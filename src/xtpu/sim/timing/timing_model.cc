@@ -11,9 +11,6 @@
 #include <deque>
 #include <limits>
 #include <queue>
-#include <set>
-
-#include <nlohmann/json.hpp>
 
 #include "xtpu/sim/timing/unit_models.h"
 #include "xtpu/support/check.h"
@@ -31,7 +28,7 @@ constexpr double kEps = 1e-7;
 // kWaitStream: a DMA transfer whose latency has passed but whose engine is
 // still moving an earlier transfer's data.
 enum class Phase : uint8_t { kHead, kWaitStream, kStream, kTail, kDone };
-enum class Block : uint8_t { kNone, kSemaphore, kDependency, kQueueEmpty, kIdle };
+enum class Block : uint8_t { kNone, kSemaphore, kDependency, kQueueEmpty, kIdle, kBarrier };
 
 struct Entry {
   int rec = 0;          // index into the core's log
@@ -72,6 +69,9 @@ struct SeqState {
   bool acquired = false;
   Block block = Block::kIdle;
   bool queue_full = false;
+  bool at_barrier = false;  // arrived at a barrier, not yet released
+  int64_t barrier_gen = 0;  // the barrier generation it arrived in
+  double barrier_arrival = 0;
 };
 
 struct CoreState {
@@ -102,6 +102,7 @@ class Engine {
       for (const DispatchRecord& r : log[c]) {
         if (isa::GetOpInfo(r.opcode).unit != UnitKind::kSeq) ++UnitOf(cs, r).total;
       }
+      if (!log[c].empty()) ++barrier_participants_;
     }
   }
 
@@ -140,6 +141,12 @@ class Engine {
   std::priority_queue<PendingSignal, std::vector<PendingSignal>, std::greater<>> signals_;
   double now_ = 0;
   TimingResult result_;
+  // Barriers: every core with a non-empty log takes part (the functional run
+  // already checked that they all reach the same barriers).
+  int barrier_participants_ = 0;
+  int barrier_arrived_ = 0;
+  int64_t barrier_gen_ = 0;     // barriers released so far
+  double barrier_release_ = 0;  // when the last released barrier lets its cores go on
 };
 
 bool Engine::StepSequencer(int c) {
@@ -152,6 +159,7 @@ bool Engine::StepSequencer(int c) {
   }
   if (s.free_at > now_ + kEps) return false;
   const DispatchRecord& r = log_[c][s.pos];
+  double done = now_ + 1;  // when the sequencer can issue its next instruction
   if (isa::GetOpInfo(r.opcode).unit != UnitKind::kSeq) {
     UnitState& u = UnitOf(cs, r);
     if (static_cast<int64_t>(u.queue.size()) >= chip_.sequencer.queue_depth) {
@@ -171,14 +179,35 @@ bool Engine::StepSequencer(int c) {
       --cs.sems[r.wait];
       s.acquired = true;
     }
+    double start = now_;
+    if (r.opcode == Opcode::kBarrier) {
+      if (!s.at_barrier) {
+        s.at_barrier = true;
+        s.barrier_gen = barrier_gen_;
+        s.barrier_arrival = now_;
+        if (++barrier_arrived_ == barrier_participants_) {
+          // The last core arrived: everyone goes on after the sync latency.
+          ++barrier_gen_;
+          barrier_arrived_ = 0;
+          barrier_release_ = now_ + 1 + kBarrierSyncCycles;
+        }
+      }
+      if (s.barrier_gen == barrier_gen_) {
+        s.block = Block::kBarrier;
+        return false;
+      }
+      s.at_barrier = false;
+      start = s.barrier_arrival;
+      done = barrier_release_;
+    }
     if (r.opcode == Opcode::kSemAdd) cs.sems[r.v[0]] += r.v[1];
-    if (r.signal >= 0) signals_.push({now_ + 1, c, r.signal});
+    if (r.signal >= 0) signals_.push({done, c, r.signal});
     if (options_.record_instructions && options_.trace_sequencer)
-      result_.instructions.push_back({c, "seq", 0, r.pc, r.opcode, now_, now_ + 1, 0, 0});
+      result_.instructions.push_back({c, "seq", 0, r.pc, r.opcode, start, done, 0, 0});
   }
+  s.free_at = done;
   s.block = Block::kNone;
   s.acquired = false;
-  s.free_at = now_ + 1;
   ++s.pos;
   return true;
 }
@@ -349,6 +378,7 @@ void Engine::Account(double dt) {
   for (CoreState& cs : cores_) {
     if (cs.seq.queue_full) result_.stats.sequencer_stall_queue_full += dt;
     else if (cs.seq.block == Block::kSemaphore) result_.stats.sequencer_stall_semaphore += dt;
+    else if (cs.seq.block == Block::kBarrier) result_.stats.sequencer_stall_barrier += dt;
     for (UnitState& u : cs.units) {
       bool busy = false;
       for (size_t i = 0; i < u.next; ++i) {
@@ -391,7 +421,9 @@ std::string Engine::DeadlockMessage() const {
     if (cs.seq.pos < log_[c].size()) {
       const DispatchRecord& r = log_[c][cs.seq.pos];
       msg += fmt::format("\n  core {} seq pc {} ({}): {}", c, r.pc, isa::GetOpInfo(r.opcode).mnemonic,
-                         cs.seq.queue_full ? "unit queue full" : fmt::format("waits on s{}", r.wait));
+                         cs.seq.queue_full  ? "unit queue full"
+                         : cs.seq.at_barrier ? "waits at a barrier for the other cores"
+                                             : fmt::format("waits on s{}", r.wait));
     }
     for (const UnitState& u : cs.units) {
       if (u.next >= u.queue.size()) continue;
@@ -501,74 +533,6 @@ StatusOr<TimingResult> Engine::Run() {
 StatusOr<TimingResult> RunTiming(const ChipConfig& chip, const DispatchLog& log, TimingOptions options) {
   Engine engine(chip, log, options);
   return engine.Run();
-}
-
-nlohmann::json TimingStats::ToJson() const {
-  nlohmann::json j;
-  j["cycles"] = cycles;
-  j["seconds"] = seconds;
-  j["clock_mhz"] = clock_mhz;
-  j["mxu_flops"] = mxu_flops;
-  j["mxu_utilization"] = mxu_utilization;
-  j["mxu_utilization_used_cores"] = mxu_utilization_used_cores;
-  j["cores_used"] = cores_used;
-  j["roofline_cycles"] = roofline_cycles;
-  j["bytes"] = {{"hbm", hbm_bytes}, {"vmem", vmem_bytes}};
-  j["sequencer_stall_cycles"] = {{"queue_full", sequencer_stall_queue_full},
-                                 {"semaphore", sequencer_stall_semaphore}};
-  nlohmann::json units = nlohmann::json::object();
-  nlohmann::json stalls = {{"semaphore", 0.0}, {"dependency", 0.0}, {"queue_empty", 0.0},
-                           {"hbm_bandwidth", 0.0}, {"vmem_bandwidth", 0.0}};
-  for (const auto& [name, u] : this->units) {
-    units[name] = {{"instructions", u.instructions},
-                   {"busy_cycles", u.busy_cycles},
-                   {"stall_cycles",
-                    {{"semaphore", u.stall_semaphore},
-                     {"dependency", u.stall_dependency},
-                     {"queue_empty", u.stall_queue_empty},
-                     {"hbm_bandwidth", u.stall_hbm_bandwidth},
-                     {"vmem_bandwidth", u.stall_vmem_bandwidth}}}};
-    stalls["semaphore"] = stalls["semaphore"].get<double>() + u.stall_semaphore;
-    stalls["dependency"] = stalls["dependency"].get<double>() + u.stall_dependency;
-    stalls["queue_empty"] = stalls["queue_empty"].get<double>() + u.stall_queue_empty;
-    stalls["hbm_bandwidth"] = stalls["hbm_bandwidth"].get<double>() + u.stall_hbm_bandwidth;
-    stalls["vmem_bandwidth"] = stalls["vmem_bandwidth"].get<double>() + u.stall_vmem_bandwidth;
-  }
-  j["units"] = units;
-  j["stall_cycles"] = stalls;
-  return j;
-}
-
-nlohmann::json TraceJson(const ChipConfig& chip, const TimingResult& result) {
-  nlohmann::json events = nlohmann::json::array();
-  std::map<std::pair<int, int>, std::string> tracks;  // (core, tid) -> unit name
-  const double us_per_cycle = 1.0 / chip.clock_mhz;
-  for (const TimedInstruction& t : result.instructions) {
-    nlohmann::json e;
-    e["name"] = std::string(isa::GetOpInfo(t.opcode).mnemonic);
-    e["cat"] = t.unit;
-    e["ph"] = "X";
-    e["pid"] = t.core;
-    e["tid"] = t.track;
-    tracks[{t.core, t.track}] = t.unit;
-    e["ts"] = t.start * us_per_cycle;
-    e["dur"] = (t.end - t.start) * us_per_cycle;
-    e["args"] = {{"pc", t.pc}, {"start_cycle", t.start}, {"cycles", t.end - t.start}, {"bytes", t.bytes},
-                 {"flops", t.flops}};
-    events.push_back(std::move(e));
-  }
-  std::set<int> cores;
-  for (const auto& [key, name] : tracks) {
-    cores.insert(key.first);
-    events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", key.first}, {"tid", key.second},
-                      {"args", {{"name", name}}}});
-    events.push_back({{"name", "thread_sort_index"}, {"ph", "M"}, {"pid", key.first}, {"tid", key.second},
-                      {"args", {{"sort_index", key.second}}}});
-  }
-  for (int c : cores)
-    events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", c}, {"args", {{"name", fmt::format("core{}", c)}}}});
-  return {{"traceEvents", events}, {"displayTimeUnit", "ns"},
-          {"otherData", {{"chip", chip.name}, {"clock_mhz", chip.clock_mhz}, {"cycles", result.stats.cycles}}}};
 }
 
 }  // namespace xtpu::sim::timing

@@ -50,6 +50,7 @@ struct TimingStats {
   int cores_used = 0;
   int64_t hbm_bytes = 0, vmem_bytes = 0;
   double sequencer_stall_queue_full = 0, sequencer_stall_semaphore = 0;  // summed over cores
+  double sequencer_stall_barrier = 0;  // waiting at a barrier for other cores, summed over cores
   // max(compute, HBM) time of the run's FLOPs and bytes on the cores used.
   double roofline_cycles = 0;
   nlohmann::json ToJson() const;

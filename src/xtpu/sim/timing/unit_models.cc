@@ -15,14 +15,24 @@ int64_t HbmLatencyCycles(const ChipConfig& chip) {
 }
 
 int VpuOpPasses(const DispatchRecord& r) {
-  if (r.opcode == Opcode::kVpuBinary || r.opcode == Opcode::kVpuBinaryImm)
-    return static_cast<isa::BinOp>(r["op"]) == isa::BinOp::kDiv ? 4 : 1;
+  if (r.opcode == Opcode::kVpuBinary || r.opcode == Opcode::kVpuBinaryImm) {
+    switch (static_cast<isa::BinOp>(r["op"])) {
+      case isa::BinOp::kDiv:
+      case isa::BinOp::kRem: return 4;
+      case isa::BinOp::kAtan2: return 8;
+      case isa::BinOp::kPow: return 16;  // log, multiply, exp
+      default: return 1;
+    }
+  }
   if (r.opcode != Opcode::kVpuUnary) return 1;
   switch (static_cast<isa::UnOp>(r["op"])) {
+    case isa::UnOp::kLogistic: return 12;  // exp, then a reciprocal
     case isa::UnOp::kExp:
     case isa::UnOp::kLog:
     case isa::UnOp::kTanh:
-    case isa::UnOp::kErf: return 8;
+    case isa::UnOp::kErf:
+    case isa::UnOp::kSin:
+    case isa::UnOp::kCos: return 8;
     case isa::UnOp::kSqrt:
     case isa::UnOp::kRsqrt:
     case isa::UnOp::kRecip: return 4;
@@ -48,6 +58,19 @@ Cost InstructionCost(const ChipConfig& chip, const DispatchRecord& r, int64_t k,
       c.hbm_per_cycle = hbm_bpc;
       c.vmem_per_cycle = hbm_bpc;
       c.hbm_bytes = c.vmem_bytes = bytes;
+      break;
+    }
+    case Opcode::kDmaGather: {
+      // A load of `rows` rows, each its own burst (rounded up to the HBM
+      // access granularity), after reading the indices from VMEM.
+      int64_t rows = Pos(r["rows"]), bytes = Pos(r["bytes"]);
+      int64_t burst = bytes == 0 ? 0 : (bytes + kHbmBurstBytes - 1) / kHbmBurstBytes * kHbmBurstBytes;
+      c.head = static_cast<double>(HbmLatencyCycles(chip)) + 1;
+      c.stream = rows * burst / hbm_bpc;
+      c.hbm_per_cycle = hbm_bpc;
+      c.vmem_per_cycle = c.stream > 0 ? static_cast<double>(rows * (bytes + 4)) / c.stream : 0;
+      c.hbm_bytes = rows * bytes;
+      c.vmem_bytes = rows * (bytes + 4);
       break;
     }
     case Opcode::kDmaCopy: {
@@ -95,7 +118,8 @@ Cost InstructionCost(const ChipConfig& chip, const DispatchRecord& r, int64_t k,
     case Opcode::kVpuUnary:
     case Opcode::kVpuConvert:
     case Opcode::kVpuRequant:
-    case Opcode::kVpuReduce: {
+    case Opcode::kVpuReduce:
+    case Opcode::kVpuSelect: {
       int64_t e = Pos(r["rows"]) * Pos(r["cols"]);
       int operands = r.opcode == Opcode::kVpuBinary ? 3 : r.opcode == Opcode::kVpuReduce ? 1 : 2;
       int64_t esz = (r.opcode == Opcode::kVpuConvert || r.opcode == Opcode::kVpuRequant) ? 4
@@ -104,6 +128,7 @@ Cost InstructionCost(const ChipConfig& chip, const DispatchRecord& r, int64_t k,
       c.stream = std::ceil(static_cast<double>(e) / vpu_width) * VpuOpPasses(r);
       c.tail = vpu_latency;
       c.vmem_bytes = e * esz * operands;
+      if (r.opcode == Opcode::kVpuSelect) c.vmem_bytes = e * (4 + 3 * esz);  // p, a, b read; dst written
       c.vmem_per_cycle = c.stream > 0 ? c.vmem_bytes / c.stream : 0;
       break;
     }

@@ -33,6 +33,16 @@ int64_t HbmLatencyCycles(const ChipConfig& chip);
 // simple ops; transcendental ops take several passes).
 int VpuOpPasses(const DispatchRecord& r);
 
+// A chip-wide barrier releases its cores 1 + kBarrierSyncCycles cycles after
+// the last core's sequencer issued it: 1 cycle to issue, then the arrival
+// flag's trip to the chip's synchronization unit and the release broadcast
+// back (about 8 cycles each way across a large die at ~1 GHz, the order of a
+// last-level-cache round trip on GPUs of the same size).
+inline constexpr int64_t kBarrierSyncCycles = 16;
+// HBM access granularity: each row of dma.gather is a separate burst of at
+// least this many bytes (HBM2/HBM3 pseudo-channel: 64 bits x burst length 4).
+inline constexpr int64_t kHbmBurstBytes = 32;
+
 // `k` and `n` are the current weight tile of the MXU (for matmuls).
 Cost InstructionCost(const ChipConfig& chip, const DispatchRecord& r, int64_t k, int64_t n);
 

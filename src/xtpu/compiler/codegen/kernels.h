@@ -1,0 +1,31 @@
+// Kernel emitters: one per kind of chip-form instruction (see lowering.h for
+// the context and chip_form.h for what each instruction looks like). Each
+// writes the instruction's result to the dense HBM view `out`, emits its code
+// between em.BeginKernel and em.EndKernel itself (one or more kernels), and
+// returns an error naming the instruction for shapes it cannot handle.
+#pragma once
+
+#include "xtpu/compiler/codegen/lowering.h"
+
+namespace xtpu::codegen {
+
+// ---- matrix unit (kernels_mxu*.cc) ----
+Status EmitDot(LoweringContext& ctx, const Instruction& inst, const View& out);
+Status EmitConvolution(LoweringContext& ctx, const Instruction& inst, const View& out);
+// fusion(kind=output): dot/convolution + epilogue.
+Status EmitOutputFusion(LoweringContext& ctx, const Instruction& inst, const View& out);
+
+// ---- vector unit, cross-lane unit, DMA (kernels_vpu*.cc) ----
+// Elementwise unary/binary, compare, select, clamp, convert.
+Status EmitElementwise(LoweringContext& ctx, const Instruction& inst, const View& out);
+// fusion(kind=loop).
+Status EmitLoopFusion(LoweringContext& ctx, const Instruction& inst, const View& out);
+Status EmitReduce(LoweringContext& ctx, const Instruction& inst, const View& out);
+Status EmitConcatenate(LoweringContext& ctx, const Instruction& inst, const View& out);
+Status EmitPad(LoweringContext& ctx, const Instruction& inst, const View& out);
+Status EmitGather(LoweringContext& ctx, const Instruction& inst, const View& out);
+// Materializes any view into a dense one of the same dims and dtype
+// (transpose, strided slice, broadcast, ...). `name` names the kernel.
+Status EmitCopy(LoweringContext& ctx, const std::string& name, const View& src, const View& out);
+
+}  // namespace xtpu::codegen

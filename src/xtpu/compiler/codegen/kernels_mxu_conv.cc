@@ -1,0 +1,308 @@
+// Convolution (NHWC input, HWIO kernel) on the matrix units as an implicit
+// GEMM, without im2col in HBM.
+//
+// A row chunk is a band of output rows of one image (or several whole
+// images). Its input rows are DMAed into VMEM and converted to bf16 into
+// zero-padded "phase bands": for stride sh, phase ph holds the padded input
+// rows (oh0 + j) * sh + ph, each Wp = sw * Wq pixels wide. Output pixel
+// (i, ow) is "wide" row q = i * Wq + ow of the GEMM and, for kernel row kh
+// (phase (kh*dh) % sh, shift (kh*dh) / sh), reads band pixel
+// sw * q + shift * Wp + kw * dw: a constant row stride of sw pixels, so one
+// mxu.matmul covers the whole band. Columns ow >= OW are garbage and are not
+// stored. With dw = 1 the (kw, channel) values of a kernel row are
+// contiguous in the band, so k-steps pack several kw into one 128-deep tile.
+// Several whole images share a chunk with a pitch of OH + max shift rows.
+// Feature groups are independent GEMMs (batches of the engine).
+#include <algorithm>
+
+#include "xtpu/compiler/codegen/kernels.h"
+#include "xtpu/compiler/codegen/mxu_sources.h"
+
+namespace xtpu::codegen::mxu {
+namespace {
+
+struct ConvGeom {
+  int64_t n, h, w, c, kh, kw, oc, oh, ow, sh, sw, ph_lo, pw_lo, dh, dw, groups, cg, ocg;
+};
+
+class ConvSource : public GemmSource {
+ public:
+  ConvSource(const ConvGeom& g, View input, const Literal* kernel) : g_(g), in_(std::move(input)), lit_(kernel) {
+    wq_ = CeilDiv(std::max(g.pw_lo + g.w, (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1), g.sw);
+    wp_ = g.sw * wq_;
+    shift_max_ = 0;
+    std::vector<bool> used(g.sh, false);
+    for (int64_t r = 0; r < g.kh; ++r) {
+      used[(r * g.dh) % g.sh] = true;
+      shift_max_ = std::max(shift_max_, (r * g.dh) / g.sh);
+    }
+    phase_index_.assign(g.sh, -1);
+    for (int64_t p = 0; p < g.sh; ++p)
+      if (used[p]) phase_index_[p] = static_cast<int>(phases_.size()), phases_.push_back(p);
+  }
+  int64_t Batches() const override { return g_.groups; }
+  int64_t N() const override { return g_.ocg; }
+  int64_t WeightRows() const override { return g_.kh * g_.kw * g_.cg; }
+
+  bool Plan(int64_t max_rows, int64_t budget, int planes) override {
+    if (g_.oh * wq_ <= max_rows) {
+      bh_ = g_.oh;
+      pitch_ = g_.oh + shift_max_;
+      nb_ = 1;
+      while (nb_ < g_.n && (nb_ * pitch_ + g_.oh) * wq_ <= max_rows) ++nb_;
+    } else {
+      nb_ = 1;
+      bh_ = max_rows / wq_;
+      if (bh_ < 1) return false;
+      pitch_ = bh_ + shift_max_;
+    }
+    rb_ = (nb_ - 1) * pitch_ + bh_ + shift_max_ + 1;
+    const int64_t np = static_cast<int64_t>(phases_.size());
+    // Bytes per channel: staging f32 (x2, + temp), planes bf16 (x2 x planes).
+    int64_t per_c = np * rb_ * (g_.w * 4 * (2 + (planes > 1 ? 1 : 0)) + wp_ * 2 * 2 * planes);
+    int64_t cc = budget / std::max<int64_t>(1, per_c);
+    if (cc >= g_.cg) {
+      cc_ = g_.cg;
+    } else {
+      cc_ = cc >= 128 ? cc / 128 * 128 : cc / 8 * 8;
+      if (cc_ < 8) return false;
+      int64_t nk = CeilDiv(g_.cg, cc_);
+      cc_ = std::min(cc_, CeilDiv(CeilDiv(g_.cg, nk), 8) * 8);
+    }
+    nk_ = CeilDiv(g_.cg, cc_);
+    // Chunks.
+    chunks_.clear();
+    if (bh_ == g_.oh) {
+      for (int64_t n0 = 0; n0 < g_.n; n0 += nb_) chunks_.push_back({n0, std::min(nb_, g_.n - n0), 0, g_.oh});
+    } else {
+      for (int64_t n = 0; n < g_.n; ++n)
+        for (int64_t o = 0; o < g_.oh; o += bh_) chunks_.push_back({n, 1, o, std::min(bh_, g_.oh - o)});
+    }
+    // K-steps and the weight panel's rows.
+    ksteps_.assign(nk_, {});
+    wrows_.clear();
+    for (int64_t kc = 0; kc < nk_; ++kc) {
+      const int64_t c0 = kc * cc_, ccw = Ccw(kc);
+      for (int64_t r = 0; r < g_.kh; ++r) {
+        const int64_t off = r * g_.dh;
+        const int64_t base = PhaseOffset(phase_index_[off % g_.sh], kc) + (off / g_.sh) * wp_ * ccw * 2;
+        auto run = [&](int64_t start, int64_t kw0, int64_t len) {
+          for (int64_t e0 = 0; e0 < len; e0 += 128) {
+            int64_t e1 = std::min(len, e0 + 128);
+            ksteps_[kc].push_back({start + e0 * 2, e1 - e0, static_cast<int64_t>(wrows_.size())});
+            for (int64_t e = e0; e < e1; ++e) wrows_.push_back({r, kw0 + e / ccw, c0 + e % ccw});
+          }
+        };
+        if (g_.dw == 1) {
+          run(base, 0, g_.kw * ccw);
+        } else {
+          for (int64_t s = 0; s < g_.kw; ++s) run(base + s * g_.dw * ccw * 2, s, ccw);
+        }
+      }
+    }
+    return true;
+  }
+  int64_t NumChunks() const override { return static_cast<int64_t>(chunks_.size()); }
+  int64_t ChunkRows(int64_t c) const override {
+    const Chunk& k = chunks_[c];
+    return ((k.nimg - 1) * pitch_ + k.bh) * wq_;
+  }
+  int64_t NumKChunks() const override { return nk_; }
+  const std::vector<KStep>& KSteps(int64_t kc) const override { return ksteps_[kc]; }
+  int64_t LhsRowStride(int64_t kc) const override { return g_.sw * Ccw(kc) * 2; }
+  int64_t StagingBytes() const override { return static_cast<int64_t>(phases_.size()) * rb_ * g_.w * cc_ * 4; }
+  int64_t PlaneBytes() const override { return static_cast<int64_t>(phases_.size()) * rb_ * wp_ * cc_ * 2; }
+  bool ZeroPlanesFirst() const override { return true; }
+  int64_t LhsBytes() const override { return g_.n * g_.h * g_.w * g_.cg * 4; }
+
+  void EmitLhsLoad(ProgramEmitter& em, int core, int engine, int64_t b, int64_t c, int64_t kc, int64_t staging,
+                   Sync sync) const override {
+    const Chunk& k = chunks_[c];
+    const int64_t ccw = Ccw(kc);
+    struct Piece {
+      View v;
+      int64_t vmem;
+    };
+    std::vector<Piece> pieces;
+    for (size_t pi = 0; pi < phases_.size(); ++pi) {
+      for (int64_t i = 0; i < k.nimg; ++i) {
+        auto [j0, j1] = ValidRows(k, phases_[pi]);
+        if (j1 <= j0) continue;
+        const int64_t h0 = (k.oh0 + j0) * g_.sh + phases_[pi] - g_.ph_lo;
+        View v = in_.SubRange(0, k.n0 + i, 1);
+        v = v.Slice({0, h0, 0, b * g_.cg + kc * cc_}, {1, h0 + (j1 - j0 - 1) * g_.sh + 1, g_.w, b * g_.cg + kc * cc_ + ccw},
+                    {1, g_.sh, 1, 1});
+        int64_t vm = staging + pi * rb_ * g_.w * ccw * 4 + (i * pitch_ + j0) * g_.w * ccw * 4;
+        pieces.push_back({v, vm});
+      }
+    }
+    if (pieces.empty()) {
+      em.Emit(core, isa::Opcode::kDmaNop, engine, {}, sync);
+      return;
+    }
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      Sync s;
+      if (i == 0) s.wait = sync.wait;
+      if (i + 1 == pieces.size()) s.signal = sync.signal;
+      Dma(em, core, engine, true, pieces[i].v, pieces[i].vmem, {0, g_.w * ccw * 4, ccw * 4, 4}, s);
+    }
+  }
+  void Converts(int64_t, int64_t c, int64_t kc, std::vector<ConvertRect>* converts,
+                std::vector<ZeroRect>* zeros) const override {
+    const Chunk& k = chunks_[c];
+    const int64_t ccw = Ccw(kc);
+    const int64_t row_bytes = wp_ * ccw * 2;
+    for (size_t pi = 0; pi < phases_.size(); ++pi) {
+      const int64_t po = PhaseOffset(static_cast<int>(pi), kc);
+      for (int64_t i = 0; i < k.nimg; ++i) {
+        auto [j0, j1] = ValidRows(k, phases_[pi]);
+        const int64_t top = i * pitch_, need = bh_ + shift_max_;
+        auto zero = [&](int64_t a, int64_t b) {
+          if (b > a) zeros->push_back({po + (top + a) * row_bytes, b - a, CeilDiv(row_bytes, 4), row_bytes});
+        };
+        zero(0, std::min(j0, need));
+        zero(std::max<int64_t>(j1, 0), need);
+        if (j1 > j0) {
+          converts->push_back({po + ((top + j0) * wp_ + g_.pw_lo) * ccw * 2,
+                               static_cast<int64_t>(pi) * rb_ * g_.w * ccw * 4 + (top + j0) * g_.w * ccw * 4, j1 - j0,
+                               g_.w * ccw, row_bytes, g_.w * ccw * 4});
+        }
+      }
+    }
+  }
+  void EmitOutTile(ProgramEmitter& em, int core, int engine, bool load, const View& t, int64_t b, int64_t c,
+                   int64_t col0, int64_t ncols, int64_t vmem, int64_t row_stride, Sync sync) const override {
+    const Chunk& k = chunks_[c];
+    for (int64_t i = 0; i < k.nimg; ++i) {
+      View v = t.Slice({k.n0 + i, k.oh0, 0, b * g_.ocg + col0}, {k.n0 + i + 1, k.oh0 + k.bh, g_.ow, b * g_.ocg + col0 + ncols},
+                       {1, 1, 1, 1});
+      Sync s;
+      if (i == 0) s.wait = sync.wait;
+      if (i + 1 == k.nimg) s.signal = sync.signal;
+      Dma(em, core, engine, load, v, vmem + i * pitch_ * wq_ * row_stride, {0, wq_ * row_stride, row_stride, 4}, s);
+    }
+  }
+  bool ConstantWeights() const override { return true; }
+  float Weight(int64_t b, int64_t row, int64_t col) const override {
+    const WRow& r = wrows_[row];
+    int64_t i = ((r.kh * g_.kw + r.kw) * g_.cg + r.c) * g_.oc + b * g_.ocg + col;
+    return static_cast<float>(lit_->GetAsDouble(i));
+  }
+
+ private:
+  struct Chunk {
+    int64_t n0, nimg, oh0, bh;
+  };
+  struct WRow {
+    int64_t kh, kw, c;
+  };
+  int64_t Ccw(int64_t kc) const { return std::min(cc_, g_.cg - kc * cc_); }
+  int64_t PhaseOffset(int pi, int64_t kc) const { return pi * rb_ * wp_ * Ccw(kc) * 2; }
+  // Band rows [j0, j1) of phase ph holding real input rows (others are padding).
+  std::pair<int64_t, int64_t> ValidRows(const Chunk& k, int64_t ph) const {
+    const int64_t need = bh_ + shift_max_;
+    // padded row (oh0 + j) * sh + ph is real when ph_lo <= it < ph_lo + H.
+    auto first_at_least = [&](int64_t x) {  // smallest j with (oh0 + j) * sh + ph >= x
+      int64_t t = x - ph;
+      int64_t q = t >= 0 ? CeilDiv(t, g_.sh) : -((-t) / g_.sh);
+      return q - k.oh0;
+    };
+    int64_t j0 = std::max<int64_t>(0, first_at_least(g_.ph_lo));
+    int64_t j1 = std::min(need, first_at_least(g_.ph_lo + g_.h));
+    return {j0, std::max(j0, j1)};
+  }
+
+  ConvGeom g_;
+  View in_;
+  const Literal* lit_;
+  int64_t wq_ = 0, wp_ = 0, shift_max_ = 0;
+  std::vector<int64_t> phases_;
+  std::vector<int> phase_index_;
+  int64_t bh_ = 1, pitch_ = 1, nb_ = 1, rb_ = 1, cc_ = 1, nk_ = 1;
+  std::vector<Chunk> chunks_;
+  std::vector<std::vector<KStep>> ksteps_;
+  std::vector<WRow> wrows_;
+};
+
+}  // namespace
+
+Status CheckConv(const Instruction& conv, const std::string& name) {
+  const ConvDims& d = conv.conv_dims;
+  bool nhwc = d.input_batch == 0 && d.input_feature == 3 && d.input_spatial == std::vector<int64_t>{1, 2} &&
+              d.kernel_spatial == std::vector<int64_t>{0, 1} && d.kernel_input_feature == 2 &&
+              d.kernel_output_feature == 3 && d.output_batch == 0 && d.output_feature == 3 &&
+              d.output_spatial == std::vector<int64_t>{1, 2};
+  if (!nhwc || conv.window.size() != 2)
+    return Unimplemented("convolution '{}': only NHWC input / HWIO kernel with two spatial dims (b01f_01io->b01f) is "
+                         "lowered to the chip", name);
+  if (conv.batch_group_count != 1) return Unimplemented("convolution '{}': batch_group_count must be 1", name);
+  for (const WindowDim& w : conv.window) {
+    if (w.base_dilation != 1) return Unimplemented("convolution '{}': input (lhs) dilation is not supported", name);
+    if (w.pad_lo < 0 || w.pad_hi < 0) return Unimplemented("convolution '{}': negative padding is not supported", name);
+    if (w.stride < 1 || w.window_dilation < 1) return Error("convolution '{}': bad stride or dilation", name);
+  }
+  for (const Instruction* op : conv.operands)
+    if (op->shape.dtype != DType::kF32)
+      return Unimplemented("convolution '{}': only f32 operands are lowered (got {})", name, DTypeName(op->shape.dtype));
+  return OkStatus();
+}
+
+bool IsDepthwise(const Instruction& conv) {
+  const Shape& in = conv.operand(0)->shape;
+  const Shape& k = conv.operand(1)->shape;
+  return conv.feature_group_count > 1 && conv.feature_group_count == in.dims[3] && k.dims[3] == in.dims[3];
+}
+
+StatusOr<PreparedGemm> PrepareConv(LoweringContext& ctx, const Instruction& conv, const Instruction* input,
+                                   const Instruction* kernel) {
+  RETURN_IF_ERROR(CheckConv(conv, conv.name));
+  const Literal* lit = ctx.ConstantValue(kernel);
+  if (!lit)
+    return Unimplemented("convolution '{}': the kernel must be a constant (weights) to be lowered to the chip",
+                         conv.name);
+  const Shape& is = input->shape;
+  const Shape& ks = kernel->shape;
+  const Shape& os = conv.shape;
+  ConvGeom g;
+  g.n = is.dims[0], g.h = is.dims[1], g.w = is.dims[2], g.c = is.dims[3];
+  g.kh = ks.dims[0], g.kw = ks.dims[1], g.oc = ks.dims[3];
+  g.oh = os.dims[1], g.ow = os.dims[2];
+  g.sh = conv.window[0].stride, g.sw = conv.window[1].stride;
+  g.ph_lo = conv.window[0].pad_lo, g.pw_lo = conv.window[1].pad_lo;
+  g.dh = conv.window[0].window_dilation, g.dw = conv.window[1].window_dilation;
+  g.groups = conv.feature_group_count;
+  g.cg = g.c / g.groups;
+  g.ocg = g.oc / g.groups;
+  if (g.cg * g.groups != g.c || g.ocg * g.groups != g.oc || ks.dims[2] != g.cg)
+    return Error("convolution '{}': feature groups do not divide the features", conv.name);
+  ASSIGN_OR_RETURN(View in, ctx.ValueView(input));
+  PreparedGemm p;
+  p.source = std::make_unique<ConvSource>(g, in, lit);
+  p.canon = [](const View& v) -> StatusOr<View> { return v; };
+  p.bias = [g](const View& v) -> View {
+    View r = v;
+    r.dims = {g.groups, g.ocg};
+    r.strides = {g.ocg * v.strides[0], v.strides[0]};
+    return r;
+  };
+  return p;
+}
+
+}  // namespace xtpu::codegen::mxu
+
+namespace xtpu::codegen {
+
+Status EmitConvolution(LoweringContext& ctx, const Instruction& inst, const View& out) {
+  RETURN_IF_ERROR(mxu::CheckConv(inst, inst.name));
+  if (mxu::IsDepthwise(inst))
+    return mxu::EmitDepthwise(ctx, inst.name, "convolution(depthwise)", inst, inst.operand(0), inst.operand(1), out, {});
+  ASSIGN_OR_RETURN(mxu::PreparedGemm p, mxu::PrepareConv(ctx, inst, inst.operand(0), inst.operand(1)));
+  mxu::GemmJob job;
+  job.name = inst.name;
+  job.op = "convolution";
+  job.out = out;
+  job.source = p.source.get();
+  return mxu::EmitGemm(ctx, job);
+}
+
+}  // namespace xtpu::codegen

@@ -1,0 +1,161 @@
+// Dot on the matrix units: lhs [B..., M, K] x rhs [B..., K, N] or [K, N].
+// Row chunks of M fit the accumulators; K is chunked so that two f32 staging
+// buffers and the bf16 planes of a chunk fit the VMEM left by the weights.
+#include <algorithm>
+
+#include "xtpu/compiler/codegen/kernels.h"
+#include "xtpu/compiler/codegen/mxu_sources.h"
+
+namespace xtpu::codegen::mxu {
+namespace {
+
+class DotSource : public GemmSource {
+ public:
+  // lhs [B, M, K] f32; rhs: constant (lit, [B or 1, K, N]) or view [B, K, N].
+  DotSource(View lhs, int64_t n, const Literal* rhs_lit, bool rhs_batched, View rhs)
+      : lhs_(std::move(lhs)), n_(n), lit_(rhs_lit), lit_batched_(rhs_batched), rhs_(std::move(rhs)) {
+    b_ = lhs_.dims[0];
+    m_ = lhs_.dims[1];
+    k_ = lhs_.dims[2];
+  }
+  int64_t Batches() const override { return b_; }
+  int64_t N() const override { return n_; }
+  int64_t WeightRows() const override { return k_; }
+  bool Plan(int64_t max_rows, int64_t budget, int planes) override {
+    int64_t nch = CeilDiv(m_, std::min(m_, max_rows));
+    mc_ = CeilDiv(m_, nch);
+    // bytes per K column of a chunk: 2 staging f32 (+ temp) + 2 x planes bf16.
+    int64_t per_k = mc_ * (4 * 2 + (planes > 1 ? 4 : 0) + 2 * 2 * planes);
+    int64_t kc = budget / std::max<int64_t>(1, per_k);
+    if (kc >= k_) {
+      kc_ = k_;
+    } else {
+      kc_ = kc / 128 * 128;
+      if (kc_ < 128) return false;
+      // Even chunks: K = nk chunks of about equal 128-multiples.
+      int64_t nk = CeilDiv(k_, kc_);
+      kc_ = CeilDiv(CeilDiv(k_, nk), 128) * 128;
+    }
+    nk_ = CeilDiv(k_, kc_);
+    ksteps_.assign(nk_, {});
+    for (int64_t kc = 0; kc < nk_; ++kc) {
+      int64_t w = std::min(kc_, k_ - kc * kc_);
+      for (int64_t kk = 0; kk < w; kk += 128) ksteps_[kc].push_back({kk * 2, std::min<int64_t>(128, w - kk), kc * kc_ + kk});
+    }
+    return true;
+  }
+  int64_t NumChunks() const override { return CeilDiv(m_, mc_); }
+  int64_t ChunkRows(int64_t c) const override { return std::min(mc_, m_ - c * mc_); }
+  int64_t NumKChunks() const override { return nk_; }
+  const std::vector<KStep>& KSteps(int64_t kc) const override { return ksteps_[kc]; }
+  int64_t LhsRowStride(int64_t) const override { return kc_ * 2; }
+  int64_t StagingBytes() const override { return mc_ * kc_ * 4; }
+  int64_t PlaneBytes() const override { return mc_ * kc_ * 2; }
+  int64_t LhsBytes() const override { return m_ * k_ * 4; }
+  void EmitLhsLoad(ProgramEmitter& em, int core, int engine, int64_t b, int64_t c, int64_t kc, int64_t staging,
+                   Sync sync) const override {
+    int64_t w = std::min(kc_, k_ - kc * kc_);
+    View v = lhs_.SubRange(0, b, 1).SubRange(1, c * mc_, ChunkRows(c)).SubRange(2, kc * kc_, w);
+    Dma(em, core, engine, true, v, staging, {0, w * 4, 4}, sync);
+  }
+  void Converts(int64_t, int64_t c, int64_t kc, std::vector<ConvertRect>* converts,
+                std::vector<ZeroRect>*) const override {
+    int64_t w = std::min(kc_, k_ - kc * kc_);
+    converts->push_back({0, 0, ChunkRows(c), w, kc_ * 2, w * 4});
+  }
+  void EmitOutTile(ProgramEmitter& em, int core, int engine, bool load, const View& t, int64_t b, int64_t c,
+                   int64_t col0, int64_t ncols, int64_t vmem, int64_t row_stride, Sync sync) const override {
+    View v = t.SubRange(0, b, 1).SubRange(1, c * mc_, ChunkRows(c)).SubRange(2, col0, ncols);
+    Dma(em, core, engine, load, v, vmem, {0, row_stride, 4}, sync);
+  }
+  bool ConstantWeights() const override { return lit_ != nullptr; }
+  float Weight(int64_t b, int64_t row, int64_t col) const override {
+    int64_t i = ((lit_batched_ ? b : 0) * k_ + row) * n_ + col;
+    return static_cast<float>(lit_->GetAsDouble(i));
+  }
+  View RhsView() const override { return rhs_; }
+
+ private:
+  View lhs_;
+  int64_t n_;
+  const Literal* lit_;
+  bool lit_batched_;
+  View rhs_;
+  int64_t b_ = 1, m_ = 0, k_ = 0;
+  int64_t mc_ = 1, kc_ = 1, nk_ = 1;
+  std::vector<std::vector<KStep>> ksteps_;
+};
+
+}  // namespace
+
+StatusOr<PreparedGemm> PrepareDot(LoweringContext& ctx, const Instruction& dot, const Instruction* lhs_inst,
+                                  const Instruction* rhs_inst) {
+  const Shape& ls = lhs_inst->shape;
+  const Shape& rs = rhs_inst->shape;
+  const int nb = static_cast<int>(dot.dot_dims.lhs_batch.size());
+  if (ls.rank() != nb + 2 || (rs.rank() != nb + 2 && rs.rank() != 2) ||
+      dot.dot_dims.lhs_contracting != std::vector<int64_t>{nb + 1})
+    return Unimplemented("dot '{}': not in chip form (lhs [B..., M, K], rhs [B..., K, N] or [K, N])", dot.name);
+  for (DType t : {ls.dtype, rs.dtype, dot.shape.dtype})
+    if (t != DType::kF32)
+      return Unimplemented("dot '{}': only f32 operands and results are lowered to the matrix unit (got {})",
+                           dot.name, DTypeName(t));
+  int64_t B = 1;
+  for (int i = 0; i < nb; ++i) B *= ls.dims[i];
+  const int64_t M = ls.dims[nb], K = ls.dims[nb + 1], N = rs.dims[rs.rank() - 1];
+  const bool rhs2d = rs.rank() == 2;
+  const Literal* lit = ctx.ConstantValue(rhs_inst);
+  ASSIGN_OR_RETURN(View lhs, ctx.ValueView(lhs_inst));
+  // A 2-D rhs shares the weights: fold the batch into M when the view allows.
+  bool fold = false;
+  if (rhs2d && B > 1) {
+    StatusOr<View> f = lhs.Reshape({1, B * M, K});
+    if (f.ok()) {
+      lhs = *f;
+      fold = true;
+    }
+  }
+  const int64_t b_src = fold ? 1 : B, m_src = fold ? B * M : M;
+  if (!fold) {
+    StatusOr<View> f = lhs.Reshape({B, M, K});
+    if (!f.ok()) return Unimplemented("dot '{}': lhs view {} cannot be seen as [B, M, K]", dot.name, lhs.ToString());
+    lhs = *f;
+  }
+  View rhs;
+  if (!lit) {
+    ASSIGN_OR_RETURN(View r, ctx.ValueView(rhs_inst));
+    if (rhs2d) {
+      r = r.Broadcast({b_src, K, N}, {1, 2});
+    } else {
+      StatusOr<View> f = r.Reshape({B, K, N});
+      if (!f.ok()) return Unimplemented("dot '{}': rhs view {} cannot be seen as [B, K, N]", dot.name, r.ToString());
+      r = *f;
+    }
+    rhs = r;
+  }
+  PreparedGemm p;
+  p.source = std::make_unique<DotSource>(lhs, N, lit, !rhs2d, rhs);
+  p.canon = [b_src, m_src, N, name = dot.name](const View& v) -> StatusOr<View> {
+    StatusOr<View> r = v.Reshape({b_src, m_src, N});
+    if (!r.ok()) return Unimplemented("dot '{}': operand view {} cannot be seen as [B, M, N]", name, v.ToString());
+    return *r;
+  };
+  p.bias = [b_src, N](const View& v) { return v.Broadcast({b_src, N}, {1}); };
+  return p;
+}
+
+}  // namespace xtpu::codegen::mxu
+
+namespace xtpu::codegen {
+
+Status EmitDot(LoweringContext& ctx, const Instruction& inst, const View& out) {
+  ASSIGN_OR_RETURN(mxu::PreparedGemm p, mxu::PrepareDot(ctx, inst, inst.operand(0), inst.operand(1)));
+  mxu::GemmJob job;
+  job.name = inst.name;
+  job.op = "dot";
+  ASSIGN_OR_RETURN(job.out, p.canon(out));
+  job.source = p.source.get();
+  return mxu::EmitGemm(ctx, job);
+}
+
+}  // namespace xtpu::codegen

@@ -1,0 +1,41 @@
+// GemmSources of the matrix-unit kernels: how a chip-form dot or
+// convolution feeds the GEMM engine (mxu_gemm.h), and the depthwise
+// convolution, which runs on the vector unit instead.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "xtpu/compiler/codegen/mxu_gemm.h"
+
+namespace xtpu::codegen::mxu {
+
+struct PreparedGemm {
+  std::unique_ptr<GemmSource> source;
+  // An output-shaped view (the result, a residual) in the layout the
+  // source's EmitOutTile expects.
+  std::function<StatusOr<View>(const View&)> canon;
+  // The bias view [batches, N] of a bias vector [N_total] along the last dim.
+  std::function<View(const View&)> bias;
+};
+
+// `dot` in chip form (chip_form.h) with operand values `lhs` and `rhs`.
+StatusOr<PreparedGemm> PrepareDot(LoweringContext& ctx, const Instruction& dot, const Instruction* lhs,
+                                  const Instruction* rhs);
+// A convolution that is not depthwise (see IsDepthwise).
+StatusOr<PreparedGemm> PrepareConv(LoweringContext& ctx, const Instruction& conv, const Instruction* input,
+                                   const Instruction* kernel);
+
+// Depthwise: feature_group_count == input features == output features.
+bool IsDepthwise(const Instruction& conv);
+// The depthwise convolution on the vector unit (f32 products and sums), with
+// an optional epilogue; emits its own kernel.
+Status EmitDepthwise(LoweringContext& ctx, const std::string& name, const std::string& op, const Instruction& conv,
+                     const Instruction* input, const Instruction* kernel, const View& out,
+                     const std::vector<EpilogueOp>& epilogue);
+
+// Checks the convolution attributes the kernels support; error names `name`.
+Status CheckConv(const Instruction& conv, const std::string& name);
+
+}  // namespace xtpu::codegen::mxu

@@ -1,0 +1,185 @@
+// algsimp: algebraic simplification, as a table of rewrite rules.
+//
+// Each rule has a name, the opcode it looks at and a function that matches
+// the instruction (and its operands) and, on a match, rewrites it through the
+// Rewriter, returning whether it changed anything. Instructions are visited
+// in definition order and the first matching rule of an instruction wins;
+// the sweep repeats (at most kMaxSweeps times) until no rule fires.
+//
+// Every rule keeps the reference evaluator's values exactly, with one
+// documented exception: x + 0 -> x and x - (-0) -> x also apply to floats,
+// where (-0) + 0 is +0, so the sign of a zero result may change (the values
+// compare equal). Float rules never assume x * 0 = 0, x - x = 0 or x / x = 1
+// (NaN, inf) and never reassociate.
+#include <numeric>
+
+#include "xtpu/compiler/passes/pass_util.h"
+#include "xtpu/compiler/passes/simplification.h"
+
+namespace xtpu::compiler {
+namespace {
+
+constexpr int kMaxSweeps = 16;
+
+bool IsIdentityPermutation(const std::vector<int64_t>& dims) {
+  for (size_t i = 0; i < dims.size(); ++i)
+    if (dims[i] != static_cast<int64_t>(i)) return false;
+  return true;
+}
+
+// op(x, c) -> x (and op(c, x) -> x when `commutes`) where c is all `value`.
+StatusOr<bool> DropNeutralOperand(Rewriter& rw, Instruction* inst, double value, bool commutes) {
+  if (IsConstantWithValue(inst->operand(1), value)) return rw.Replace(inst, inst->operand(0));
+  if (commutes && IsConstantWithValue(inst->operand(0), value)) return rw.Replace(inst, inst->operand(1));
+  return false;
+}
+
+StatusOr<bool> AddZero(Rewriter& rw, Instruction* inst) { return DropNeutralOperand(rw, inst, 0, true); }
+StatusOr<bool> SubtractZero(Rewriter& rw, Instruction* inst) { return DropNeutralOperand(rw, inst, 0, false); }
+StatusOr<bool> MultiplyOne(Rewriter& rw, Instruction* inst) { return DropNeutralOperand(rw, inst, 1, true); }
+StatusOr<bool> DivideOne(Rewriter& rw, Instruction* inst) { return DropNeutralOperand(rw, inst, 1, false); }
+
+// negate(negate(x)) -> x (exact for floats; wraps back for integers).
+StatusOr<bool> NegateNegate(Rewriter& rw, Instruction* inst) {
+  if (inst->operand(0)->opcode != Opcode::kNegate) return false;
+  return rw.Replace(inst, inst->operand(0)->operand(0));
+}
+
+// convert(x) to x's own type -> x.
+StatusOr<bool> ConvertSameType(Rewriter& rw, Instruction* inst) {
+  if (inst->operand(0)->shape != inst->shape) return false;
+  return rw.Replace(inst, inst->operand(0));
+}
+
+// copy(x) -> x (a copy that only names a model output stays; see Replace).
+StatusOr<bool> Copy(Rewriter& rw, Instruction* inst) { return rw.Replace(inst, inst->operand(0)); }
+
+// reshape(x) to x's own shape -> x.
+StatusOr<bool> ReshapeSameShape(Rewriter& rw, Instruction* inst) {
+  if (inst->operand(0)->shape != inst->shape) return false;
+  return rw.Replace(inst, inst->operand(0));
+}
+
+// reshape(reshape(x)) -> reshape(x) (-> x when the shape comes back).
+StatusOr<bool> ReshapeReshape(Rewriter& rw, Instruction* inst) {
+  Instruction* inner = inst->operand(0);
+  if (inner->opcode != Opcode::kReshape) return false;
+  Instruction* x = inner->operand(0);
+  if (x->shape == inst->shape) return rw.Replace(inst, x);
+  ASSIGN_OR_RETURN(Instruction * r, rw.builder().Reshape(x, inst->shape.dims));
+  return rw.ReplaceWithNew(inst, r);
+}
+
+// transpose with the identity permutation -> its operand.
+StatusOr<bool> TransposeIdentity(Rewriter& rw, Instruction* inst) {
+  if (!IsIdentityPermutation(inst->dimensions)) return false;
+  return rw.Replace(inst, inst->operand(0));
+}
+
+// transpose(transpose(x, p), q) -> transpose(x, p o q) (-> x if identity):
+// result dim i is inner dim q[i], which is x's dim p[q[i]].
+StatusOr<bool> TransposeTranspose(Rewriter& rw, Instruction* inst) {
+  Instruction* inner = inst->operand(0);
+  if (inner->opcode != Opcode::kTranspose) return false;
+  std::vector<int64_t> perm;
+  for (int64_t q : inst->dimensions) perm.push_back(inner->dimensions[q]);
+  Instruction* x = inner->operand(0);
+  if (IsIdentityPermutation(perm)) return rw.Replace(inst, x);
+  ASSIGN_OR_RETURN(Instruction * t, rw.builder().Transpose(x, perm));
+  return rw.ReplaceWithNew(inst, t);
+}
+
+// slice of everything with stride 1 -> its operand.
+StatusOr<bool> SliceFull(Rewriter& rw, Instruction* inst) {
+  const Shape& x = inst->operand(0)->shape;
+  for (int64_t d = 0; d < x.rank(); ++d) {
+    if (inst->slice_starts[d] != 0 || inst->slice_limits[d] != x.dims[d] || inst->slice_strides[d] != 1)
+      return false;
+  }
+  return rw.Replace(inst, inst->operand(0));
+}
+
+// broadcast to the operand's own shape, dims in order -> its operand.
+StatusOr<bool> BroadcastIdentity(Rewriter& rw, Instruction* inst) {
+  if (inst->operand(0)->shape != inst->shape || !IsIdentityPermutation(inst->dimensions)) return false;
+  return rw.Replace(inst, inst->operand(0));
+}
+
+// concatenate of one operand -> that operand.
+StatusOr<bool> ConcatenateOne(Rewriter& rw, Instruction* inst) {
+  if (inst->operands.size() != 1) return false;
+  return rw.Replace(inst, inst->operand(0));
+}
+
+// pad with no padding anywhere -> its operand.
+StatusOr<bool> PadNone(Rewriter& rw, Instruction* inst) {
+  for (const PadDim& p : inst->padding)
+    if (p.lo != 0 || p.hi != 0 || p.interior != 0) return false;
+  return rw.Replace(inst, inst->operand(0));
+}
+
+// reverse of no dimensions -> its operand.
+StatusOr<bool> ReverseNone(Rewriter& rw, Instruction* inst) {
+  if (!inst->dimensions.empty()) return false;
+  return rw.Replace(inst, inst->operand(0));
+}
+
+// select(true, a, b) -> a; select(false, a, b) -> b (the predicate a
+// constant, or a broadcast of one, with one value everywhere).
+StatusOr<bool> SelectConstantPredicate(Rewriter& rw, Instruction* inst) {
+  if (IsConstantWithValue(inst->operand(0), 1)) return rw.Replace(inst, inst->operand(1));
+  if (IsConstantWithValue(inst->operand(0), 0)) return rw.Replace(inst, inst->operand(2));
+  return false;
+}
+
+// select(p, a, a) -> a.
+StatusOr<bool> SelectSameBranches(Rewriter& rw, Instruction* inst) {
+  if (inst->operand(1) != inst->operand(2)) return false;
+  return rw.Replace(inst, inst->operand(1));
+}
+
+// op(x, x) -> x for maximum, minimum, and, or (NaN: max(NaN, NaN) is NaN).
+StatusOr<bool> SameOperands(Rewriter& rw, Instruction* inst) {
+  if (inst->operand(0) != inst->operand(1)) return false;
+  return rw.Replace(inst, inst->operand(0));
+}
+
+// The rules, one per line: name, opcode, rewrite.
+const RewriteRule kRules[] = {
+    {"add-zero", Opcode::kAdd, AddZero},
+    {"subtract-zero", Opcode::kSubtract, SubtractZero},
+    {"multiply-one", Opcode::kMultiply, MultiplyOne},
+    {"divide-one", Opcode::kDivide, DivideOne},
+    {"negate-negate", Opcode::kNegate, NegateNegate},
+    {"convert-same-type", Opcode::kConvert, ConvertSameType},
+    {"copy", Opcode::kCopy, Copy},
+    {"reshape-same-shape", Opcode::kReshape, ReshapeSameShape},
+    {"reshape-reshape", Opcode::kReshape, ReshapeReshape},
+    {"transpose-identity", Opcode::kTranspose, TransposeIdentity},
+    {"transpose-transpose", Opcode::kTranspose, TransposeTranspose},
+    {"slice-full", Opcode::kSlice, SliceFull},
+    {"broadcast-identity", Opcode::kBroadcast, BroadcastIdentity},
+    {"concatenate-one", Opcode::kConcatenate, ConcatenateOne},
+    {"pad-none", Opcode::kPad, PadNone},
+    {"reverse-none", Opcode::kReverse, ReverseNone},
+    {"select-constant-predicate", Opcode::kSelect, SelectConstantPredicate},
+    {"select-same-branches", Opcode::kSelect, SelectSameBranches},
+    {"maximum-same", Opcode::kMaximum, SameOperands},
+    {"minimum-same", Opcode::kMinimum, SameOperands},
+    {"and-same", Opcode::kAnd, SameOperands},
+    {"or-same", Opcode::kOr, SameOperands},
+};
+
+class AlgebraicSimplifier : public Pass {
+ public:
+  std::string_view name() const override { return "algsimp"; }
+  StatusOr<bool> Run(Module& module, const PassContext&) override {
+    return ApplyRewriteRules(module, kRules, kMaxSweeps);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> CreateAlgebraicSimplifierPass() { return std::make_unique<AlgebraicSimplifier>(); }
+
+}  // namespace xtpu::compiler

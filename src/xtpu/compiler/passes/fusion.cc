@@ -1,0 +1,304 @@
+// fusion: groups instructions the chip runs as one kernel into `fusion`
+// instructions (module.h) whose called computation holds them.
+//
+//  (a) Output (epilogue) fusion: a dot or convolution followed by a chain of
+//      elementwise ops that the matrix unit's epilogue applies as results
+//      drain: add/subtract/multiply of a bias (a broadcast of a vector along
+//      the last dim), add/subtract/multiply/maximum/minimum with a scalar
+//      constant (relu = maximum with 0), clamp between scalar constants
+//      (relu6), and a residual add of a same-shape tensor. Each value of the
+//      chain must have one reader (the next op), so nothing needs it
+//      unfused. -> fusion(kind=output): parameters 0 and 1 are the dot's or
+//      convolution's operands, then residuals and bias vectors.
+//  (b) Loop fusion: maximal DAGs of elementwise ops of one output shape whose
+//      inner values each have one reader inside the DAG, plus the broadcasts
+//      that feed them (copied in, their operand becoming a parameter, or a
+//      scalar constant copied in). -> fusion(kind=loop). Reductions, dots,
+//      convolutions and data movement are never loop-fused.
+// Runs on the entry computation; fused computations go before it. Exact:
+// the same ops run on the same values.
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "xtpu/compiler/passes/lowering.h"
+#include "xtpu/compiler/passes/lowering_util.h"
+
+namespace xtpu::compiler {
+namespace {
+
+// A scalar constant, seen through broadcasts and reshapes; or a constant
+// whose elements are all equal. Returns the value as a scalar literal.
+std::optional<Literal> ScalarConstant(const Instruction* x) {
+  while (x->opcode == Opcode::kBroadcast || x->opcode == Opcode::kReshape) x = x->operands[0];
+  if (x->opcode != Opcode::kConstant) return std::nullopt;
+  const Literal& l = x->literal;
+  if (l.num_elements() == 0) return std::nullopt;
+  const size_t esize = static_cast<size_t>(DTypeBytes(l.dtype()));
+  const uint8_t* p = l.bytes().data();
+  for (int64_t i = 1; i < l.num_elements(); ++i)
+    if (!std::equal(p, p + esize, p + i * esize)) return std::nullopt;
+  Literal s(Shape(l.dtype(), {}));
+  std::copy(p, p + esize, s.mutable_bytes().data());
+  return s;
+}
+
+// A broadcast of a vector along the last dim of its result.
+bool IsBias(const Instruction* x) {
+  return x->opcode == Opcode::kBroadcast && x->operands[0]->shape.rank() == 1 && x->shape.rank() >= 1 &&
+         x->dimensions == std::vector<int64_t>{x->shape.rank() - 1};
+}
+
+// Builds one fused computation: parameters for outside values (each once),
+// copies of the grouped instructions.
+class FusedBuilder {
+ public:
+  FusedBuilder(Module& module, const std::string& stem)
+      : module_(module), comp_(std::make_unique<Computation>(UniqueComputationName(module, stem))),
+        b_(&module, comp_.get()) {}
+
+  Builder& builder() { return b_; }
+  const std::vector<Instruction*>& operands() const { return operands_; }
+
+  // The parameter standing for outside value `x` (made on first use).
+  StatusOr<Instruction*> Param(Instruction* x) {
+    if (auto it = params_.find(x); it != params_.end()) return it->second;
+    ASSIGN_OR_RETURN(Instruction * p, b_.Parameter(static_cast<int64_t>(operands_.size()), x->shape,
+                                                   x->name + ".param"));
+    operands_.push_back(x);
+    params_[x] = p;
+    return p;
+  }
+
+  // A copy of `inst` reading `ops`.
+  StatusOr<Instruction*> Copy(const Instruction* inst, std::vector<Instruction*> ops) {
+    auto c = std::make_unique<Instruction>(*inst);
+    c->operands = std::move(ops);
+    return b_.Add(std::move(c));
+  }
+
+  // A scalar constant broadcast to `dims` (or the scalar itself for rank 0).
+  StatusOr<Instruction*> Splat(Literal scalar, const std::vector<int64_t>& dims) {
+    ASSIGN_OR_RETURN(Instruction * c, b_.Constant(std::move(scalar)));
+    if (dims.empty()) return c;
+    return b_.Broadcast(c, dims, {});
+  }
+
+  // Adds the computation before the entry and a fusion of it to `entry`.
+  StatusOr<Instruction*> Finish(Builder& entry, Instruction* root, FusionKind kind) {
+    comp_->set_root(root);
+    Computation* c = module_.InsertComputationBefore(std::move(comp_), module_.entry());
+    auto f = std::make_unique<Instruction>();
+    f->opcode = Opcode::kFusion;
+    f->name = "fusion";
+    f->operands = operands_;
+    f->fusion_kind = kind;
+    f->to_apply = c;
+    return entry.Add(std::move(f));
+  }
+
+ private:
+  static std::string UniqueComputationName(const Module& m, const std::string& stem) {
+    std::string name = stem;
+    for (int n = 1; m.FindComputation(name) != nullptr; ++n) name = stem + "." + std::to_string(n);
+    return name;
+  }
+
+  Module& module_;
+  std::unique_ptr<Computation> comp_;
+  Builder b_;
+  std::vector<Instruction*> operands_;
+  std::unordered_map<const Instruction*, Instruction*> params_;
+};
+
+// ---- (a) output fusion --------------------------------------------------
+
+enum class OtherKind { kResidual, kBias, kScalar };
+
+// How `op` (reading chain value `cur`) fits the epilogue; nullopt if not.
+std::optional<OtherKind> EpilogueOperand(const Instruction* op, const Instruction* cur) {
+  if (op->shape != cur->shape) return std::nullopt;
+  const Instruction* other = op->operands[0] == cur ? op->operands[1] : op->operands[0];
+  switch (op->opcode) {
+    case Opcode::kAdd:
+    case Opcode::kSubtract:
+    case Opcode::kMultiply:
+    case Opcode::kMaximum:
+    case Opcode::kMinimum:
+      break;
+    default:
+      return std::nullopt;
+  }
+  if (ScalarConstant(other)) return OtherKind::kScalar;
+  if (op->opcode == Opcode::kMaximum || op->opcode == Opcode::kMinimum) return std::nullopt;
+  if (IsBias(other)) return OtherKind::kBias;
+  if (op->opcode == Opcode::kAdd && other->shape == cur->shape) return OtherKind::kResidual;
+  return std::nullopt;
+}
+
+bool IsScalarClamp(const Instruction* op, const Instruction* cur) {
+  return op->opcode == Opcode::kClamp && op->operands[1] == cur && op->shape == cur->shape &&
+         ScalarConstant(op->operands[0]) && ScalarConstant(op->operands[2]);
+}
+
+StatusOr<bool> FuseEpilogue(Rewriter& rw, Instruction* mm) {
+  std::vector<Instruction*> chain;
+  Instruction* cur = mm;
+  while (rw.HasSingleUse(cur)) {
+    Instruction* u = rw.Users(cur)[0];
+    bool ok = u->operands.size() == 2 ? EpilogueOperand(u, cur).has_value() : IsScalarClamp(u, cur);
+    if (!ok) break;
+    chain.push_back(u);
+    cur = u;
+  }
+  if (chain.empty()) return false;
+  Module& module = rw.module();
+  FusedBuilder fb(module, "fused_output");
+  Builder& b = fb.builder();
+  ASSIGN_OR_RETURN(Instruction * lhs, fb.Param(mm->operands[0]));
+  ASSIGN_OR_RETURN(Instruction * rhs, fb.Param(mm->operands[1]));
+  ASSIGN_OR_RETURN(Instruction * value, fb.Copy(mm, {lhs, rhs}));
+  const std::vector<int64_t>& dims = mm->shape.dims;
+  Instruction* prev = mm;
+  for (Instruction* op : chain) {
+    std::vector<Instruction*> ops;
+    for (Instruction* o : op->operands) {
+      if (o == prev) {
+        ops.push_back(value);
+      } else if (std::optional<Literal> s = ScalarConstant(o)) {
+        ASSIGN_OR_RETURN(Instruction * c, fb.Splat(*s, o->shape.dims));
+        ops.push_back(c);
+      } else if (IsBias(o)) {
+        ASSIGN_OR_RETURN(Instruction * p, fb.Param(o->operands[0]));
+        ASSIGN_OR_RETURN(Instruction * bc, b.Broadcast(p, dims, o->dimensions));
+        ops.push_back(bc);
+      } else {
+        ASSIGN_OR_RETURN(Instruction * p, fb.Param(o));
+        ops.push_back(p);
+      }
+    }
+    ASSIGN_OR_RETURN(value, fb.Copy(op, ops));
+    prev = op;
+  }
+  ASSIGN_OR_RETURN(Instruction * f, fb.Finish(rw.builder(), value, FusionKind::kOutput));
+  return rw.ReplaceWithNew(chain.back(), f);
+}
+
+// ---- (b) loop fusion ----------------------------------------------------
+
+class LoopFuser {
+ public:
+  explicit LoopFuser(Rewriter& rw) : rw_(rw) {}
+
+  StatusOr<bool> Run() {
+    std::vector<Instruction*> insts = rw_.Instructions();
+    for (size_t i = 0; i < insts.size(); ++i) index_[insts[i]] = i;
+    bool changed = false;
+    for (auto it = insts.rbegin(); it != insts.rend(); ++it) {
+      Instruction* root = *it;
+      if (grouped_.count(root) || !IsElementwise(*root) || rw_.IsUnused(root)) continue;
+      ASSIGN_OR_RETURN(bool fused, Fuse(root));
+      changed |= fused;
+    }
+    return changed;
+  }
+
+ private:
+  // A broadcast whose copy goes into the fusion.
+  static bool InlinableBroadcast(const Instruction* x, const std::vector<int64_t>& dims) {
+    return x->opcode == Opcode::kBroadcast && x->shape.dims == dims;
+  }
+
+  StatusOr<bool> Fuse(Instruction* root) {
+    const std::vector<int64_t>& dims = root->shape.dims;
+    // Grow the group from the root through single-reader elementwise operands.
+    std::vector<Instruction*> members = {root};
+    std::unordered_set<Instruction*> in_group = {root};
+    int elementwise = 1, broadcasts = 0;
+    for (size_t k = 0; k < members.size(); ++k) {
+      for (Instruction* o : members[k]->operands) {
+        if (in_group.count(o) || grouped_.count(o)) continue;
+        if (IsElementwise(*o) && o->shape.dims == dims && rw_.HasSingleUse(o)) {
+          members.push_back(o);
+          in_group.insert(o);
+          ++elementwise;
+        } else if (InlinableBroadcast(o, dims)) {
+          ++broadcasts;
+        }
+      }
+    }
+    if (elementwise + broadcasts < 2) return false;
+    std::sort(members.begin(), members.end(),
+              [&](Instruction* a, Instruction* c) { return index_[a] < index_[c]; });
+    FusedBuilder fb(rw_.module(), "fused_loop");
+    std::unordered_map<const Instruction*, Instruction*> inside;  // original -> copy
+    for (Instruction* m : members) {
+      std::vector<Instruction*> ops;
+      for (Instruction* o : m->operands) {
+        if (auto it = inside.find(o); it != inside.end()) {
+          ops.push_back(it->second);
+        } else if (InlinableBroadcast(o, dims)) {
+          Instruction* src = o->operands[0];
+          Instruction* x = nullptr;
+          if (src->shape.is_scalar() && src->opcode == Opcode::kConstant) {
+            ASSIGN_OR_RETURN(x, fb.builder().Constant(src->literal));
+          } else {
+            ASSIGN_OR_RETURN(x, fb.Param(src));
+          }
+          ASSIGN_OR_RETURN(Instruction * bc, fb.Copy(o, {x}));
+          inside[o] = bc;
+          ops.push_back(bc);
+        } else if (o->shape.is_scalar() && o->opcode == Opcode::kConstant) {
+          ASSIGN_OR_RETURN(Instruction * c, fb.builder().Constant(o->literal));
+          inside[o] = c;
+          ops.push_back(c);
+        } else {
+          ASSIGN_OR_RETURN(Instruction * p, fb.Param(o));
+          ops.push_back(p);
+        }
+      }
+      ASSIGN_OR_RETURN(Instruction * c, fb.Copy(m, ops));
+      inside[m] = c;
+    }
+    for (Instruction* m : members) grouped_.insert(m);
+    ASSIGN_OR_RETURN(Instruction * f, fb.Finish(rw_.builder(), inside[root], FusionKind::kLoop));
+    return rw_.ReplaceWithNew(root, f);
+  }
+
+  Rewriter& rw_;
+  std::unordered_map<const Instruction*, size_t> index_;
+  std::unordered_set<const Instruction*> grouped_;
+};
+
+class Fusion : public Pass {
+ public:
+  std::string_view name() const override { return "fusion"; }
+  StatusOr<bool> Run(Module& module, const PassContext&) override {
+    Computation* entry = module.entry();
+    bool changed = false;
+    {
+      Rewriter rw(module, *entry);
+      for (Instruction* inst : rw.Instructions()) {
+        if (inst->opcode != Opcode::kDot && inst->opcode != Opcode::kConvolution) continue;
+        ASSIGN_OR_RETURN(bool f, FuseEpilogue(rw, inst));
+        changed |= f;
+      }
+      rw.Finish();
+    }
+    {
+      Rewriter rw(module, *entry);
+      LoopFuser fuser(rw);
+      ASSIGN_OR_RETURN(bool f, fuser.Run());
+      changed |= f;
+      rw.Finish();
+    }
+    return changed;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> CreateFusionPass() { return std::make_unique<Fusion>(); }
+
+}  // namespace xtpu::compiler

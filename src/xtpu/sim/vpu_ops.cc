@@ -1,0 +1,141 @@
+// Elementwise arithmetic of the vector unit (see vpu_ops.h). Each f32
+// formula is written exactly as in the reference evaluator
+// (eval_elementwise.cc): same expression, same float overloads of <cmath>.
+#include "xtpu/sim/vpu_ops.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+
+namespace xtpu::sim {
+
+using isa::BinOp;
+using isa::UnOp;
+
+float MaxF32(float a, float b) {
+  if (std::isnan(a)) return a;
+  if (std::isnan(b)) return b;
+  if (a == b) return std::signbit(a) ? b : a;
+  return a > b ? a : b;
+}
+
+float MinF32(float a, float b) {
+  if (std::isnan(a)) return a;
+  if (std::isnan(b)) return b;
+  if (a == b) return std::signbit(a) ? a : b;
+  return a < b ? a : b;
+}
+
+float VpuBinaryF32(BinOp op, float a, float b) {
+  switch (op) {
+    case BinOp::kAdd: return a + b;
+    case BinOp::kSub: return a - b;
+    case BinOp::kMul: return a * b;
+    case BinOp::kDiv: return a / b;
+    case BinOp::kMax: return MaxF32(a, b);
+    case BinOp::kMin: return MinF32(a, b);
+    case BinOp::kEq: return a == b ? 1.0f : 0.0f;
+    case BinOp::kNe: return a != b ? 1.0f : 0.0f;
+    case BinOp::kLt: return a < b ? 1.0f : 0.0f;
+    case BinOp::kLe: return a <= b ? 1.0f : 0.0f;
+    case BinOp::kGt: return a > b ? 1.0f : 0.0f;
+    case BinOp::kGe: return a >= b ? 1.0f : 0.0f;
+    case BinOp::kPow: return std::pow(a, b);
+    case BinOp::kRem: return std::fmod(a, b);
+    case BinOp::kAtan2: return std::atan2(a, b);
+    default: return 0;  // bitwise ops: rejected by ValidateInstruction
+  }
+}
+
+int32_t VpuBinaryS32(BinOp op, int32_t a, int32_t b) {
+  const uint32_t ua = static_cast<uint32_t>(a), ub = static_cast<uint32_t>(b);
+  switch (op) {
+    case BinOp::kAdd: return static_cast<int32_t>(ua + ub);
+    case BinOp::kSub: return static_cast<int32_t>(ua - ub);
+    case BinOp::kMul: return static_cast<int32_t>(ua * ub);
+    case BinOp::kMax: return std::max(a, b);
+    case BinOp::kMin: return std::min(a, b);
+    case BinOp::kAnd: return static_cast<int32_t>(ua & ub);
+    case BinOp::kOr: return static_cast<int32_t>(ua | ub);
+    case BinOp::kXor: return static_cast<int32_t>(ua ^ ub);
+    case BinOp::kShl: return static_cast<int32_t>(ua << (ub & 31));
+    case BinOp::kShr: return a >> (ub & 31);  // arithmetic
+    case BinOp::kEq: return a == b;
+    case BinOp::kNe: return a != b;
+    case BinOp::kLt: return a < b;
+    case BinOp::kLe: return a <= b;
+    case BinOp::kGt: return a > b;
+    case BinOp::kGe: return a >= b;
+    case BinOp::kRem: return b == 0 || b == -1 ? 0 : a % b;
+    default: return 0;  // div, pow, atan2: rejected by ValidateInstruction
+  }
+}
+
+float VpuUnaryF32(UnOp op, float a) {
+  switch (op) {
+    case UnOp::kCopy: return a;
+    case UnOp::kNeg: return std::bit_cast<float>(std::bit_cast<uint32_t>(a) ^ 0x80000000u);
+    case UnOp::kAbs: return std::bit_cast<float>(std::bit_cast<uint32_t>(a) & 0x7fffffffu);
+    case UnOp::kRelu: return MaxF32(a, 0.0f);
+    case UnOp::kExp: return std::exp(a);
+    case UnOp::kLog: return std::log(a);
+    case UnOp::kTanh: return std::tanh(a);
+    case UnOp::kSqrt: return std::sqrt(a);
+    case UnOp::kRsqrt: return 1.0f / std::sqrt(a);
+    case UnOp::kRecip: return 1.0f / a;
+    case UnOp::kErf: return std::erf(a);
+    case UnOp::kFloor: return std::floor(a);
+    case UnOp::kCeil: return std::ceil(a);
+    case UnOp::kRoundEven: return std::nearbyint(a);  // default rounding mode: to nearest even
+    case UnOp::kSign: return a > 0 ? 1.0f : (a < 0 ? -1.0f : a);  // ±0 and NaN stay
+    case UnOp::kLogistic: return 1.0f / (1.0f + std::exp(-a));
+    case UnOp::kSin: return std::sin(a);
+    case UnOp::kCos: return std::cos(a);
+  }
+  return 0;
+}
+
+int32_t VpuUnaryS32(UnOp op, int32_t a) {
+  const uint32_t ua = static_cast<uint32_t>(a);
+  switch (op) {
+    case UnOp::kCopy: return a;
+    case UnOp::kNeg: return static_cast<int32_t>(0u - ua);
+    case UnOp::kAbs: return a < 0 ? static_cast<int32_t>(0u - ua) : a;
+    case UnOp::kRelu: return std::max(a, 0);
+    case UnOp::kSign: return (a > 0) - (a < 0);
+    default: return 0;  // float-only ops: rejected by ValidateInstruction
+  }
+}
+
+namespace {
+template <typename T, typename F>
+void MapRow(const T* a, const T* b, int64_t b_step, T* out, int64_t n, F f) {
+  if (b_step == 0) {
+    const T y = b[0];
+    for (int64_t j = 0; j < n; ++j) out[j] = f(a[j], y);
+  } else {
+    for (int64_t j = 0; j < n; ++j) out[j] = f(a[j], b[j * b_step]);
+  }
+}
+}  // namespace
+
+void VpuBinaryRowF32(BinOp op, const float* a, const float* b, int64_t b_step, float* out, int64_t n) {
+  switch (op) {
+    case BinOp::kAdd: return MapRow(a, b, b_step, out, n, [](float x, float y) { return x + y; });
+    case BinOp::kSub: return MapRow(a, b, b_step, out, n, [](float x, float y) { return x - y; });
+    case BinOp::kMul: return MapRow(a, b, b_step, out, n, [](float x, float y) { return x * y; });
+    case BinOp::kDiv: return MapRow(a, b, b_step, out, n, [](float x, float y) { return x / y; });
+    default: return MapRow(a, b, b_step, out, n, [op](float x, float y) { return VpuBinaryF32(op, x, y); });
+  }
+}
+
+void VpuBinaryRowS32(BinOp op, const int32_t* a, const int32_t* b, int64_t b_step, int32_t* out, int64_t n) {
+  switch (op) {
+    case BinOp::kAnd: return MapRow(a, b, b_step, out, n, [](int32_t x, int32_t y) { return x & y; });
+    case BinOp::kOr: return MapRow(a, b, b_step, out, n, [](int32_t x, int32_t y) { return x | y; });
+    case BinOp::kXor: return MapRow(a, b, b_step, out, n, [](int32_t x, int32_t y) { return x ^ y; });
+    default: return MapRow(a, b, b_step, out, n, [op](int32_t x, int32_t y) { return VpuBinaryS32(op, x, y); });
+  }
+}
+
+}  // namespace xtpu::sim

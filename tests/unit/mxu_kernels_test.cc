@@ -1,0 +1,283 @@
+// Matrix-unit kernels (dot, convolution, output fusions): chip-form modules
+// lowered with LowerModule, run on the functional simulator and compared with
+// the reference evaluator. Default precision (one bf16 pass) must be within
+// rel. L2 1e-2 of the f32 reference, highest (six passes) within 1e-6.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "xtpu/chip/chip.h"
+#include "xtpu/compiler/codegen/lowering.h"
+#include "xtpu/ir/evaluator.h"
+#include "xtpu/ir/parser.h"
+#include "xtpu/sim/simulator.h"
+#include "xtpu/sim/timing/timing_model.h"
+
+namespace xtpu {
+namespace {
+
+using codegen::Precision;
+
+std::vector<float> RandomValues(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+int64_t Count(const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+
+std::string DimsText(const std::vector<int64_t>& dims) { return fmt::format("f32[{}]", fmt::join(dims, ",")); }
+
+// "  name = f32[dims] constant({...})" with seeded random values.
+std::string ConstLine(const std::string& name, const std::vector<int64_t>& dims, uint32_t seed) {
+  std::vector<float> v = RandomValues(Count(dims), seed);
+  std::string s = fmt::format("  {} = {} constant({{", name, DimsText(dims));
+  for (size_t i = 0; i < v.size(); ++i) s += fmt::format("{}{:.9g}", i ? ", " : "", v[i]);
+  return s + "})\n";
+}
+
+struct Outcome {
+  double rel_l2 = 1e9;
+  int64_t cycles = 0;
+  double mxu_utilization = 0;
+};
+
+double RelL2(const Literal& got, const Literal& want) {
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < want.num_elements(); ++i) {
+    double d = got.GetAsDouble(i) - want.GetAsDouble(i);
+    num += d * d;
+    den += want.GetAsDouble(i) * want.GetAsDouble(i);
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+// Lowers `text` for `chip_name`, runs it with random inputs, compares the
+// single output with the evaluator.
+Outcome Run(const std::string& text, const std::string& chip_name, Precision precision, bool timing = false) {
+  Outcome o;
+  auto module = ParseModule(text);
+  EXPECT_TRUE(module.ok()) << module.status().message();
+  if (!module.ok()) return o;
+  auto chip = LoadChip(chip_name);
+  EXPECT_TRUE(chip.ok());
+  auto lowered = codegen::LowerModule(**module, *chip, {.precision = precision});
+  EXPECT_TRUE(lowered.ok()) << lowered.status().message();
+  if (!lowered.ok()) return o;
+  std::vector<Literal> args;
+  sim::DispatchLog log;
+  sim::Simulator s(*chip, lowered->program, {.dispatch_log = timing ? &log : nullptr});
+  uint32_t seed = 100;
+  for (const Instruction* p : (*module)->Inputs()) {
+    std::vector<float> v = RandomValues(p->shape.num_elements(), seed++);
+    args.push_back(Literal::FromVector(DType::kF32, p->shape.dims, v));
+  }
+  for (size_t i = 0; i < lowered->inputs.size(); ++i) EXPECT_TRUE(s.SetBuffer(lowered->inputs[i].buffer, args[i]).ok());
+  if (!lowered->constants.empty()) {
+    Literal c(Shape(DType::kS8, {static_cast<int64_t>(lowered->constants.size())}), lowered->constants);
+    EXPECT_TRUE(s.SetBuffer("constants", c).ok());
+  }
+  Status st = s.Run();
+  EXPECT_TRUE(st.ok()) << st.message();
+  if (!st.ok()) return o;
+  auto got = s.GetBuffer(lowered->outputs[0].buffer);
+  auto want = Evaluate(**module, args);
+  EXPECT_TRUE(got.ok() && want.ok());
+  if (!got.ok() || !want.ok()) return o;
+  o.rel_l2 = RelL2(*got, (*want)[0]);
+  if (timing) {
+    auto t = sim::timing::RunTiming(*chip, log, {.record_instructions = false});
+    EXPECT_TRUE(t.ok()) << t.status().message();
+    if (t.ok()) {
+      o.cycles = t->stats.cycles;
+      o.mxu_utilization = t->stats.mxu_utilization;
+    }
+  }
+  return o;
+}
+
+std::string DotModule(int64_t m, int64_t k, int64_t n, bool const_rhs) {
+  std::string s = "HloModule dot\n\nENTRY main {\n";
+  s += fmt::format("  a = f32[{},{}] parameter(0)\n", m, k);
+  if (const_rhs) s += ConstLine("w", {k, n}, 7);
+  else s += fmt::format("  w = f32[{},{}] parameter(1)\n", k, n);
+  s += fmt::format("  d = f32[{},{}] dot(a, w), lhs_batch_dims={{}}, lhs_contracting_dims={{1}}, rhs_batch_dims={{}}, "
+                   "rhs_contracting_dims={{0}}\n",
+                   m, n);
+  return s + fmt::format("  ROOT out = (f32[{},{}]) tuple(d)\n}}\n", m, n);
+}
+
+struct ConvSpec {
+  std::vector<int64_t> in, kernel;  // NHWC, HWIO
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1, groups = 1;
+};
+
+std::vector<int64_t> ConvOut(const ConvSpec& c) {
+  auto o = [](int64_t x, int64_t k, int64_t s, int64_t p, int64_t d) { return (x + 2 * p - (k - 1) * d - 1) / s + 1; };
+  return {c.in[0], o(c.in[1], c.kernel[0], c.stride_h, c.pad_h, c.dil_h),
+          o(c.in[2], c.kernel[1], c.stride_w, c.pad_w, c.dil_w), c.kernel[3]};
+}
+
+std::string ConvAttrs(const ConvSpec& c) {
+  return fmt::format("window={{size={}x{} stride={}x{} pad={}_{}x{}_{} lhs_dilate=1x1 rhs_dilate={}x{}}}, "
+                     "dim_labels=b01f_01io->b01f, feature_group_count={}, batch_group_count=1",
+                     c.kernel[0], c.kernel[1], c.stride_h, c.stride_w, c.pad_h, c.pad_h, c.pad_w, c.pad_w, c.dil_h,
+                     c.dil_w, c.groups);
+}
+
+std::string ConvModule(const ConvSpec& c) {
+  std::vector<int64_t> out = ConvOut(c);
+  std::string s = "HloModule conv\n\nENTRY main {\n";
+  s += fmt::format("  x = {} parameter(0)\n", DimsText(c.in));
+  s += ConstLine("w", c.kernel, 11);
+  s += fmt::format("  y = {} convolution(x, w), {}\n", DimsText(out), ConvAttrs(c));
+  return s + fmt::format("  ROOT out = ({}) tuple(y)\n}}\n", DimsText(out));
+}
+
+// conv + bias + relu + residual as an output fusion.
+std::string ConvFusionModule(const ConvSpec& c) {
+  std::vector<int64_t> out = ConvOut(c);
+  const std::string o = DimsText(out);
+  std::string s = "HloModule convfusion\n\nfused {\n";
+  s += fmt::format("  p0 = {} parameter(0)\n  p1 = {} parameter(1)\n  p2 = f32[{}] parameter(2)\n  p3 = {} parameter(3)\n",
+                   DimsText(c.in), DimsText(c.kernel), out[3], o);
+  s += fmt::format("  y = {} convolution(p0, p1), {}\n", o, ConvAttrs(c));
+  s += fmt::format("  b = {} broadcast(p2), dimensions={{3}}\n  yb = {} add(y, b)\n", o, o);
+  s += fmt::format("  z = f32[] constant(0)\n  zb = {} broadcast(z), dimensions={{}}\n  r = {} maximum(yb, zb)\n", o, o);
+  s += fmt::format("  ROOT res = {} add(p3, r)\n}}\n\nENTRY main {{\n", o);
+  s += fmt::format("  x = {} parameter(0)\n  skip = {} parameter(1)\n", DimsText(c.in), o);
+  s += ConstLine("w", c.kernel, 11);
+  s += ConstLine("bias", {out[3]}, 12);
+  s += fmt::format("  f = {} fusion(x, w, bias, skip), kind=output, calls=fused\n", o);
+  return s + fmt::format("  ROOT out = ({}) tuple(f)\n}}\n", o);
+}
+
+TEST(MxuDot, Dot2DConstantWeightsV4) {
+  std::string m = DotModule(64, 200, 130, true);
+  EXPECT_LT(Run(m, "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(Run(m, "v4", Precision::kHighest).rel_l2, 1e-6);
+}
+
+TEST(MxuDot, OddShapesV5e) {
+  std::string m = DotModule(300, 333, 257, true);
+  EXPECT_LT(Run(m, "v5e", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(Run(m, "v5e", Precision::kHigh).rel_l2, 1e-4);
+  EXPECT_LT(Run(m, "v5e", Precision::kHighest).rel_l2, 1e-6);
+}
+
+TEST(MxuDot, NonConstantRhs) {
+  std::string m = DotModule(130, 96, 200, false);
+  EXPECT_LT(Run(m, "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(Run(m, "v4", Precision::kHighest).rel_l2, 1e-6);
+}
+
+TEST(MxuDot, BatchedNonConstantRhs) {
+  std::string s = "HloModule bdot\n\nENTRY main {\n  a = f32[3,50,64] parameter(0)\n  b = f32[3,64,70] parameter(1)\n";
+  s += "  d = f32[3,50,70] dot(a, b), lhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_batch_dims={0}, "
+       "rhs_contracting_dims={1}\n  ROOT out = (f32[3,50,70]) tuple(d)\n}\n";
+  EXPECT_LT(Run(s, "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(Run(s, "v5e", Precision::kHighest).rel_l2, 1e-6);
+}
+
+TEST(MxuDot, BatchedLhsConstantRhs) {
+  std::string s = "HloModule bdot2\n\nENTRY main {\n  a = f32[2,40,64] parameter(0)\n" + ConstLine("w", {64, 48}, 3);
+  s += "  d = f32[2,40,48] dot(a, w), lhs_batch_dims={}, lhs_contracting_dims={2}, rhs_batch_dims={}, "
+       "rhs_contracting_dims={0}\n  ROOT out = (f32[2,40,48]) tuple(d)\n}\n";
+  EXPECT_LT(Run(s, "v4", Precision::kDefault).rel_l2, 1e-2);
+}
+
+TEST(MxuConv, Conv3x3Stride1Pad1) {
+  ConvSpec c{.in = {2, 9, 11, 20}, .kernel = {3, 3, 20, 33}, .pad_h = 1, .pad_w = 1};
+  EXPECT_LT(Run(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(Run(ConvModule(c), "v5e", Precision::kHighest).rel_l2, 1e-6);
+}
+
+TEST(MxuConv, Conv7x7Stride2Pad3) {
+  ConvSpec c{.in = {1, 20, 18, 3}, .kernel = {7, 7, 3, 16}, .stride_h = 2, .stride_w = 2, .pad_h = 3, .pad_w = 3};
+  EXPECT_LT(Run(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(Run(ConvModule(c), "v4", Precision::kHighest).rel_l2, 1e-6);
+}
+
+TEST(MxuConv, Conv1x1Stride2) {
+  ConvSpec c{.in = {2, 8, 8, 40}, .kernel = {1, 1, 40, 24}, .stride_h = 2, .stride_w = 2};
+  EXPECT_LT(Run(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
+}
+
+TEST(MxuConv, Depthwise) {
+  ConvSpec c{.in = {2, 10, 9, 16}, .kernel = {3, 3, 1, 16}, .pad_h = 1, .pad_w = 1, .groups = 16};
+  EXPECT_LT(Run(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-5);
+  ConvSpec s2{.in = {1, 11, 10, 8}, .kernel = {3, 3, 1, 8}, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .groups = 8};
+  EXPECT_LT(Run(ConvModule(s2), "v5e", Precision::kHighest).rel_l2, 1e-5);
+}
+
+TEST(MxuConv, Grouped) {
+  ConvSpec c{.in = {1, 8, 8, 12}, .kernel = {3, 3, 4, 6}, .pad_h = 1, .pad_w = 1, .groups = 3};
+  EXPECT_LT(Run(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(Run(ConvModule(c), "v4", Precision::kHighest).rel_l2, 1e-6);
+}
+
+TEST(MxuConv, Dilated) {
+  ConvSpec c{.in = {1, 12, 12, 8}, .kernel = {3, 3, 8, 8}, .pad_h = 2, .pad_w = 2, .dil_h = 2, .dil_w = 2};
+  EXPECT_LT(Run(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
+}
+
+TEST(MxuFusion, ConvBiasReluResidual) {
+  ConvSpec c{.in = {2, 7, 7, 24}, .kernel = {3, 3, 24, 40}, .pad_h = 1, .pad_w = 1};
+  EXPECT_LT(Run(ConvFusionModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(Run(ConvFusionModule(c), "v5e", Precision::kHighest).rel_l2, 1e-6);
+}
+
+TEST(MxuFusion, DepthwiseBiasReluResidual) {
+  ConvSpec c{.in = {1, 6, 6, 8}, .kernel = {3, 3, 1, 8}, .pad_h = 1, .pad_w = 1, .groups = 8};
+  EXPECT_LT(Run(ConvFusionModule(c), "v4", Precision::kDefault).rel_l2, 1e-5);
+}
+
+TEST(MxuFusion, DotBiasClamp) {
+  std::string s = "HloModule dotfusion\n\nfused {\n  p0 = f32[70,96] parameter(0)\n  p1 = f32[96,150] parameter(1)\n"
+                  "  p2 = f32[150] parameter(2)\n"
+                  "  d = f32[70,150] dot(p0, p1), lhs_batch_dims={}, lhs_contracting_dims={1}, rhs_batch_dims={}, "
+                  "rhs_contracting_dims={0}\n"
+                  "  b = f32[70,150] broadcast(p2), dimensions={1}\n  db = f32[70,150] subtract(d, b)\n"
+                  "  lo = f32[] constant(-0.5)\n  hi = f32[] constant(0.75)\n"
+                  "  c = f32[70,150] clamp(lo, db, hi)\n  two = f32[] constant(2)\n"
+                  "  twob = f32[70,150] broadcast(two), dimensions={}\n  ROOT m = f32[70,150] multiply(twob, c)\n}\n\n"
+                  "ENTRY main {\n  x = f32[70,96] parameter(0)\n" +
+                  ConstLine("w", {96, 150}, 5) + ConstLine("bias", {150}, 6) +
+                  "  f = f32[70,150] fusion(x, w, bias), kind=output, calls=fused\n  ROOT out = (f32[70,150]) tuple(f)\n}\n";
+  EXPECT_LT(Run(s, "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(Run(s, "v4", Precision::kHighest).rel_l2, 1e-6);
+}
+
+TEST(MxuErrors, NoBf16MatrixUnit) {
+  auto module = ParseModule(DotModule(8, 8, 8, true));
+  ASSERT_TRUE(module.ok());
+  auto chip = LoadChip("v1");
+  ASSERT_TRUE(chip.ok());
+  auto lowered = codegen::LowerModule(**module, *chip, {});
+  ASSERT_FALSE(lowered.ok());
+  EXPECT_NE(lowered.status().message().find("bf16"), std::string::npos) << lowered.status().message();
+}
+
+TEST(MxuErrors, NonConstantConvKernel) {
+  std::string s = "HloModule c\n\nENTRY main {\n  x = f32[1,4,4,2] parameter(0)\n  w = f32[1,1,2,2] parameter(1)\n"
+                  "  y = f32[1,4,4,2] convolution(x, w), window={size=1x1 stride=1x1 pad=0_0x0_0 lhs_dilate=1x1 "
+                  "rhs_dilate=1x1}, dim_labels=b01f_01io->b01f, feature_group_count=1, batch_group_count=1\n"
+                  "  ROOT out = (f32[1,4,4,2]) tuple(y)\n}\n";
+  auto module = ParseModule(s);
+  ASSERT_TRUE(module.ok()) << module.status().message();
+  auto lowered = codegen::LowerModule(**module, *LoadChip("v4"), {});
+  ASSERT_FALSE(lowered.ok());
+  EXPECT_NE(lowered.status().message().find("constant"), std::string::npos) << lowered.status().message();
+}
+
+}  // namespace
+}  // namespace xtpu

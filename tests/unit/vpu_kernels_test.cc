@@ -1,0 +1,407 @@
+// Vector-unit, cross-lane and DMA kernels (compiler/codegen/kernels_*.cc):
+// small chip-form modules are lowered with LowerModule, run on the
+// functional simulator and compared with the reference evaluator — bit for
+// bit where the chip computes the same f32/s32 operations (docs/compiler.md,
+// "Vector-unit kernels"), else within the stated tolerance. Shapes are odd
+// (not multiples of 8 or 128) and every test runs on v4 (2 cores) and v5e.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "xtpu/chip/chip.h"
+#include "xtpu/compiler/codegen/lowering.h"
+#include "xtpu/ir/evaluator.h"
+#include "xtpu/ir/parser.h"
+#include "xtpu/sim/simulator.h"
+#include "xtpu/support/check.h"
+
+namespace xtpu {
+namespace {
+
+using codegen::LowerModule;
+using codegen::LoweredModel;
+
+ChipConfig Chip(const std::string& name) {
+  StatusOr<ChipConfig> c = LoadChip(name);
+  XTPU_CHECK(c.ok());
+  return *c;
+}
+
+// Random inputs: floats in [lo, hi), integers in a small range, pred 0/1.
+Literal RandomLiteral(const Shape& s, std::mt19937& rng, double lo, double hi) {
+  Literal l(s);
+  std::uniform_real_distribution<double> f(lo, hi);
+  for (int64_t i = 0; i < l.num_elements(); ++i) {
+    switch (s.dtype) {
+      case DType::kF32:
+      case DType::kBF16: l.SetFromDouble(i, f(rng)); break;
+      case DType::kPred: l.SetFromInt64(i, rng() % 2); break;
+      case DType::kS8: l.SetFromInt64(i, static_cast<int8_t>(rng())); break;
+      default: l.SetFromInt64(i, static_cast<int64_t>(std::floor(f(rng) * 40))); break;
+    }
+  }
+  return l;
+}
+
+// The literal as the chip stores it (pred as s32 words).
+Literal ToChip(const Literal& l, DType chip) {
+  if (l.dtype() == chip) return l;
+  Literal c(Shape(chip, l.shape().dims));
+  for (int64_t i = 0; i < l.num_elements(); ++i) c.SetFromInt64(i, l.GetAsInt64(i));
+  return c;
+}
+
+struct Tolerance {
+  double rel = 0;  // 0: bit-exact (NaN matches any NaN)
+};
+
+// Compares element i of chip vs reference; returns "" or a description.
+std::string Mismatch(const Literal& chip, const Literal& ref, int64_t i, Tolerance tol) {
+  if (IsFloat(ref.dtype())) {
+    double a = chip.GetAsDouble(i), b = ref.GetAsDouble(i);
+    if (std::isnan(a) && std::isnan(b)) return "";
+    if (tol.rel == 0) {
+      if (a == b && std::signbit(a) == std::signbit(b)) return "";
+    } else if (a == b || std::fabs(a - b) <= tol.rel * std::max(std::fabs(b), 1e-30)) {
+      return "";
+    }
+    return fmt::format("element {}: chip {} reference {}", i, a, b);
+  }
+  int64_t a = chip.GetAsInt64(i), b = ref.GetAsInt64(i);
+  return a == b ? "" : fmt::format("element {}: chip {} reference {}", i, a, b);
+}
+
+// Lowers `text` for `chip_name`, runs it, compares every output with the
+// evaluator. `lo, hi`: float input range.
+void RunAndCompare(const std::string& text, const std::string& chip_name, Tolerance tol = {}, double lo = -3,
+                   double hi = 3, uint32_t seed = 1, const std::vector<Literal>* given = nullptr) {
+  SCOPED_TRACE(chip_name);
+  StatusOr<std::unique_ptr<Module>> m = ParseModule(text, "test");
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  ChipConfig chip = Chip(chip_name);
+  StatusOr<LoweredModel> lowered = LowerModule(**m, chip, {});
+  ASSERT_TRUE(lowered.ok()) << lowered.status().message();
+  std::mt19937 rng(seed);
+  std::vector<Literal> args;
+  const std::vector<const Instruction*> inputs = (*m)->Inputs();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (given && i < given->size()) args.push_back((*given)[i]);
+    else args.push_back(RandomLiteral(inputs[i]->shape, rng, lo, hi));
+  }
+  StatusOr<std::vector<Literal>> ref = Evaluate(**m, args);
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  sim::Simulator s(chip, lowered->program);
+  if (!lowered->constants.empty()) {
+    Literal c(Shape(DType::kS8, {static_cast<int64_t>(lowered->constants.size())}), lowered->constants);
+    ASSERT_TRUE(s.SetBuffer("constants", c).ok());
+  }
+  ASSERT_EQ(lowered->inputs.size(), args.size());
+  for (size_t i = 0; i < args.size(); ++i) {
+    Status st = s.SetBuffer(lowered->inputs[i].buffer, ToChip(args[i], lowered->inputs[i].shape.dtype));
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
+  Status run = s.Run();
+  ASSERT_TRUE(run.ok()) << run.message();
+  ASSERT_EQ(lowered->outputs.size(), ref->size());
+  for (size_t o = 0; o < ref->size(); ++o) {
+    StatusOr<Literal> got = s.GetBuffer(lowered->outputs[o].buffer);
+    ASSERT_TRUE(got.ok()) << got.status().message();
+    const Literal& r = (*ref)[o];
+    ASSERT_EQ(got->num_elements(), r.num_elements());
+    int bad = 0;
+    for (int64_t i = 0; i < r.num_elements() && bad < 5; ++i) {
+      std::string mm = Mismatch(*got, r, i, tol);
+      if (!mm.empty()) {
+        ADD_FAILURE() << "output " << o << " " << mm;
+        ++bad;
+      }
+    }
+  }
+}
+
+void RunBoth(const std::string& text, Tolerance tol = {}, double lo = -3, double hi = 3) {
+  RunAndCompare(text, "v4", tol, lo, hi);
+  RunAndCompare(text, "v5e", tol, lo, hi);
+}
+
+std::string Unary(const std::string& op, const std::string& t, const std::string& dims,
+                  const std::string& rt = "") {
+  const std::string r = rt.empty() ? t : rt;
+  return fmt::format(
+      "HloModule m\n\nENTRY main {{\n  x = {0}[{1}] parameter(0)\n  y = {2}[{1}] {3}(x)\n"
+      "  ROOT out = ({2}[{1}]) tuple(y)\n}}\n",
+      t, dims, r, op);
+}
+
+std::string Binary(const std::string& op, const std::string& t, const std::string& dims,
+                   const std::string& attrs = "", const std::string& rt = "") {
+  const std::string r = rt.empty() ? t : rt;
+  return fmt::format(
+      "HloModule m\n\nENTRY main {{\n  x = {0}[{1}] parameter(0)\n  z = {0}[{1}] parameter(1)\n"
+      "  y = {2}[{1}] {3}(x, z){4}\n  ROOT out = ({2}[{1}]) tuple(y)\n}}\n",
+      t, dims, r, op, attrs);
+}
+
+TEST(VpuKernels, F32UnaryOpsMatchEvaluatorBits) {
+  for (const char* op : {"abs", "negate", "exponential", "tanh", "logistic", "erf", "floor", "ceil",
+                         "round-nearest-even", "round-nearest-afz", "sign", "cosine", "sine", "copy"}) {
+    SCOPED_TRACE(op);
+    RunBoth(Unary(op, "f32", "5,131"));
+  }
+  // log/sqrt/rsqrt also on negative inputs (NaN on both sides).
+  for (const char* op : {"log", "sqrt", "rsqrt"}) {
+    SCOPED_TRACE(op);
+    RunBoth(Unary(op, "f32", "3,67"), {}, -1, 9);
+  }
+}
+
+TEST(VpuKernels, F32BinaryOpsMatchEvaluatorBits) {
+  for (const char* op : {"add", "subtract", "multiply", "divide", "maximum", "minimum", "power", "remainder",
+                         "atan2"}) {
+    SCOPED_TRACE(op);
+    RunBoth(Binary(op, "f32", "7,45"));
+  }
+}
+
+TEST(VpuKernels, Bf16OpsRoundLikeEvaluator) {
+  for (const char* op : {"add", "multiply", "divide", "maximum"}) {
+    SCOPED_TRACE(op);
+    RunAndCompare(Binary(op, "bf16", "9,33"), "v4");
+  }
+  for (const char* op : {"exponential", "round-nearest-afz", "negate"}) {
+    SCOPED_TRACE(op);
+    RunAndCompare(Unary(op, "bf16", "9,33"), "v5e");
+  }
+}
+
+TEST(VpuKernels, IntegerAndPredOps) {
+  for (const char* op : {"add", "subtract", "multiply", "maximum", "minimum", "and", "or", "xor", "remainder"}) {
+    SCOPED_TRACE(op);
+    RunBoth(Binary(op, "s32", "6,29"));
+  }
+  for (const char* op : {"abs", "negate", "sign", "not"}) {
+    SCOPED_TRACE(op);
+    RunBoth(Unary(op, "s32", "6,29"));
+  }
+  // s8 arithmetic wraps like the IR (the chip computes in s32).
+  for (const char* op : {"add", "multiply", "subtract"}) {
+    SCOPED_TRACE(op);
+    RunAndCompare(Binary(op, "s8", "5,77"), "v4");
+  }
+  for (const char* op : {"and", "or", "xor"}) {
+    SCOPED_TRACE(op);
+    RunAndCompare(Binary(op, "pred", "5,77"), "v5e");
+  }
+  RunAndCompare(Unary("not", "pred", "5,77"), "v4");
+}
+
+TEST(VpuKernels, CompareAllDirections) {
+  for (const char* dir : {"EQ", "NE", "LT", "LE", "GT", "GE"}) {
+    SCOPED_TRACE(dir);
+    for (const char* t : {"f32", "s32", "bf16"}) {
+      SCOPED_TRACE(t);
+      RunAndCompare(Binary("compare", t, "4,51", fmt::format(", direction={}", dir), "pred"), "v4");
+    }
+  }
+}
+
+TEST(VpuKernels, SelectClampConvert) {
+  const std::string select =
+      "HloModule m\n\nENTRY main {\n  p = pred[7,40] parameter(0)\n  a = f32[7,40] parameter(1)\n"
+      "  b = f32[7,40] parameter(2)\n  lo = f32[] constant(-1.5)\n  hi = f32[] parameter(3)\n"
+      "  s = f32[7,40] select(p, a, b)\n  c = f32[7,40] clamp(lo, s, hi)\n"
+      "  ROOT out = (f32[7,40], f32[7,40]) tuple(s, c)\n}\n";
+  RunBoth(select);
+  const std::vector<std::pair<std::string, std::string>> conversions = {
+      {"f32", "bf16"}, {"bf16", "f32"}, {"f32", "s32"}, {"s32", "f32"}, {"s8", "s32"}, {"s32", "s8"},
+      {"f32", "s8"},   {"f32", "pred"}, {"pred", "f32"}, {"s32", "pred"}, {"bf16", "s32"}, {"pred", "s32"}};
+  for (const auto& [from, to] : conversions) {
+    SCOPED_TRACE(from + "->" + to);
+    // Wide float range: saturation and rounding toward zero of the IR.
+    RunAndCompare(Unary("convert", from, "3,70", to), "v4", {}, -300, 300);
+  }
+  // Small ints to bf16 are exact: one rounding either way.
+  RunAndCompare(Unary("convert", "s32", "3,70", "bf16"), "v5e");
+}
+
+TEST(VpuKernels, LoopFusionWithBroadcastsAndConstants) {
+  // y = max((x - mean_row) * gamma + 0.5, 0) / 3 with gamma broadcast along the
+  // last dim, a per-row scalar broadcast along the first, and constants on
+  // both sides of non-commutative ops.
+  const std::string text = R"(HloModule m
+
+fused {
+  p0 = f32[13,300] parameter(0)
+  p1 = f32[300] parameter(1)
+  p2 = f32[13] parameter(2)
+  g = f32[13,300] broadcast(p1), dimensions={1}
+  mu = f32[13,300] broadcast(p2), dimensions={0}
+  half = f32[] constant(0.5)
+  three = f32[] constant(3)
+  zero = f32[] constant(0)
+  one = f32[] constant(1)
+  hb = f32[13,300] broadcast(half), dimensions={}
+  tb = f32[13,300] broadcast(three), dimensions={}
+  zb = f32[13,300] broadcast(zero), dimensions={}
+  ob = f32[13,300] broadcast(one), dimensions={}
+  d = f32[13,300] subtract(p0, mu)
+  m = f32[13,300] multiply(d, g)
+  a = f32[13,300] add(m, hb)
+  r = f32[13,300] maximum(a, zb)
+  q = f32[13,300] divide(r, tb)
+  inv = f32[13,300] divide(ob, g)
+  gt = pred[13,300] compare(q, inv), direction=GT
+  ROOT s = f32[13,300] select(gt, q, inv)
+}
+
+ENTRY main {
+  x = f32[13,300] parameter(0)
+  gamma = f32[300] parameter(1)
+  mean = f32[13] parameter(2)
+  y = f32[13,300] fusion(x, gamma, mean), kind=loop, calls=fused
+  ROOT out = (f32[13,300]) tuple(y)
+}
+)";
+  RunBoth(text);
+}
+
+TEST(VpuKernels, ReduceLastMiddleAllAndStridedDims) {
+  const std::string text = R"(HloModule m
+
+add {
+  a = f32[] parameter(0)
+  b = f32[] parameter(1)
+  ROOT r = f32[] add(a, b)
+}
+
+max {
+  a.1 = f32[] parameter(0)
+  b.1 = f32[] parameter(1)
+  ROOT r.1 = f32[] maximum(a.1, b.1)
+}
+
+ENTRY main {
+  x = f32[5,37,131] parameter(0)
+  zero = f32[] constant(0)
+  ninf = f32[] constant(-inf)
+  last = f32[5,37] reduce(x, zero), dimensions={2}, to_apply=add
+  middle = f32[5,131] reduce(x, zero), dimensions={1}, to_apply=add
+  all = f32[] reduce(x, zero), dimensions={0,1,2}, to_apply=add
+  outer = f32[37] reduce(x, ninf), dimensions={0,2}, to_apply=max
+  first = f32[37,131] reduce(x, ninf), dimensions={0}, to_apply=max
+  ROOT out = (f32[5,37], f32[5,131], f32[], f32[37], f32[37,131]) tuple(last, middle, all, outer, first)
+}
+)";
+  // The chip folds in the evaluator's order (init first, then increasing
+  // index), so even the f32 sums match bit for bit.
+  RunBoth(text);
+}
+
+TEST(VpuKernels, ReduceS32AndNonzeroInit) {
+  const std::string text = R"(HloModule m
+
+add {
+  a = s32[] parameter(0)
+  b = s32[] parameter(1)
+  ROOT r = s32[] add(a, b)
+}
+
+addf {
+  a.1 = f32[] parameter(0)
+  b.1 = f32[] parameter(1)
+  ROOT r.1 = f32[] add(a.1, b.1)
+}
+
+ENTRY main {
+  x = s32[9,70] parameter(0)
+  y = f32[9,70] parameter(1)
+  seven = s32[] constant(7)
+  init = f32[] parameter(2)
+  sx = s32[70] reduce(x, seven), dimensions={0}, to_apply=add
+  sy = f32[9] reduce(y, init), dimensions={1}, to_apply=addf
+  ROOT out = (s32[70], f32[9]) tuple(sx, sy)
+}
+)";
+  RunBoth(text);
+}
+
+TEST(VpuKernels, TransposeCopies) {
+  const std::string t2 =
+      "HloModule m\n\nENTRY main {\n  x = f32[37,300] parameter(0)\n"
+      "  y = f32[300,37] transpose(x), dimensions={1,0}\n  ROOT out = (f32[300,37]) tuple(y)\n}\n";
+  RunBoth(t2);
+  const std::string nchw =
+      "HloModule m\n\nENTRY main {\n  x = f32[2,19,9,11] parameter(0)\n"
+      "  nhwc = f32[2,9,11,19] transpose(x), dimensions={0,2,3,1}\n"
+      "  back = f32[2,19,9,11] transpose(nhwc), dimensions={0,3,1,2}\n"
+      "  ROOT out = (f32[2,9,11,19], f32[2,19,9,11]) tuple(nhwc, back)\n}\n";
+  RunBoth(nchw);
+  // bf16 and a small transpose (strided DMA path).
+  const std::string small =
+      "HloModule m\n\nENTRY main {\n  x = bf16[3,5] parameter(0)\n"
+      "  y = bf16[5,3] transpose(x), dimensions={1,0}\n  ROOT out = (bf16[5,3]) tuple(y)\n}\n";
+  RunBoth(small);
+}
+
+TEST(VpuKernels, ConcatenateAndPad) {
+  const std::string text = R"(HloModule m
+
+ENTRY main {
+  a = f32[3,70] parameter(0)
+  b = f32[5,70] parameter(1)
+  c = f32[8,33] parameter(2)
+  v = f32[] parameter(3)
+  cat = f32[8,70] concatenate(a, b), dimensions={0}
+  cat2 = f32[8,103] concatenate(cat, c), dimensions={1}
+  zero = f32[] constant(0)
+  pad = f32[12,75] pad(a, zero), padding=2_7x1_4
+  crop = f32[2,66] pad(b, v), padding=-1_-2x-3_-1
+  mixed = f32[10,65] pad(c, v), padding=-1_3x2_-2_1
+  ROOT out = (f32[8,103], f32[12,75], f32[2,66], f32[10,65]) tuple(cat2, pad, crop, mixed)
+}
+)";
+  RunBoth(text);
+}
+
+TEST(VpuKernels, GatherClampsIndicesLikeEvaluator) {
+  const std::string text = R"(HloModule m
+
+ENTRY main {
+  table = f32[11,37] parameter(0)
+  ids = s32[3,7] parameter(1)
+  g = f32[3,7,37] gather(table, ids), offset_dims={2}, collapsed_slice_dims={0}, start_index_map={0}, index_vector_dim=2, slice_sizes={1,37}
+  ROOT out = (f32[3,7,37]) tuple(g)
+}
+)";
+  std::mt19937 rng(5);
+  std::vector<Literal> args;
+  args.push_back(RandomLiteral(Shape(DType::kF32, {11, 37}), rng, -1, 1));
+  Literal ids(Shape(DType::kS32, {3, 7}));
+  for (int64_t i = 0; i < 21; ++i) ids.SetFromInt64(i, static_cast<int64_t>(i % 15) - 2);  // -2 .. 12
+  args.push_back(ids);
+  RunAndCompare(text, "v4", {}, -1, 1, 1, &args);
+  RunAndCompare(text, "v5e", {}, -1, 1, 1, &args);
+}
+
+TEST(VpuKernels, LargeElementwiseSpansManyTiles) {
+  // More than one tile per core: exercises double buffering and the
+  // semaphore protocol (the simulator reports deadlocks and leftovers).
+  RunBoth(Binary("add", "f32", "301,1029"));
+}
+
+TEST(VpuKernels, UnsupportedOpsAreClearErrors) {
+  StatusOr<std::unique_ptr<Module>> m = ParseModule(Binary("divide", "s32", "4,4"), "test");
+  ASSERT_TRUE(m.ok());
+  StatusOr<LoweredModel> l = LowerModule(**m, Chip("v4"), {});
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.status().message().find("divide"), std::string::npos) << l.status().message();
+  EXPECT_NE(l.status().message().find("s32"), std::string::npos) << l.status().message();
+}
+
+}  // namespace
+}  // namespace xtpu
