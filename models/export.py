@@ -254,6 +254,7 @@ def export(name, outdir, opset=17, batch=1, suffix=""):
 
 
 def main():
+    global MAX_WEIGHT_BYTES
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("outdir")
     p.add_argument("models", nargs="*", default=MODELS)
@@ -261,11 +262,14 @@ def main():
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--suffix", default="", help="appended to each file stem")
     p.add_argument("--force", action="store_true", help="re-export even if the files exist")
+    p.add_argument("--max-weight-mb", type=float, default=MAX_WEIGHT_BYTES / 1e6,
+                   help="skip torchvision models with more float32 weights than this (default %(default)g)")
     p.add_argument("--list", action="store_true", help="print the torchvision model names and exit")
     if "--list" in sys.argv[1:]:
         print("\n".join("tv:" + n for n in torchvision_names()))
         return
     a = p.parse_args()
+    MAX_WEIGHT_BYTES = a.max_weight_mb * 1e6
     os.makedirs(a.outdir, exist_ok=True)
     torch.set_num_threads(2)
     failed = False

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: sets up the machine, builds xtpu, exports ResNet-18 from
-# PyTorch, runs it with `xtpu run` and prints its top-5 predictions beside
-# PyTorch's own.
+# PyTorch, compiles it for the v4-like chip, runs it on the simulated chip
+# and prints its top-5 predictions beside PyTorch's own, with the chip's
+# performance summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh

@@ -3,6 +3,12 @@
 #include <cstdio>
 
 #include "commands.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "xtpu/isa/assembly.h"
+#include "xtpu/runtime/executable.h"
 #include "xtpu/sim/sim_command.h"
 
 namespace xtpu::cli {
@@ -21,6 +27,20 @@ StatusOr<std::pair<std::string, std::string>> SplitNameFile(const std::string& s
 Status Asm(const AsmArgs& args) { return sim::AsmCommand(args.input, args.output); }
 
 Status Disasm(const DisasmArgs& args) {
+  if (args.input.ends_with(".xtpu")) {
+    // A compiled executable: its program, with the kernel table as comments.
+    ASSIGN_OR_RETURN(runtime::Executable exe, runtime::LoadExecutable(args.input));
+    std::string text = fmt::format("; {} compiled by xtpu {} for chip {} (precision {})\n", args.input,
+                                   exe.compiler_version, exe.chip_name, exe.precision);
+    nlohmann::json meta = nlohmann::json::parse(exe.metadata_json, nullptr, false);
+    if (meta.is_object() && meta.contains("kernels")) {
+      for (const auto& k : meta["kernels"])
+        text += fmt::format("; kernel {} ({}): pc {}\n", k.value("name", ""), k.value("op", ""), k["pc"].dump());
+    }
+    text += isa::Disassemble(exe.program);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return OkStatus();
+  }
   ASSIGN_OR_RETURN(std::string text, sim::DisasmCommand(args.input));
   std::fwrite(text.data(), 1, text.size(), stdout);
   return OkStatus();

@@ -133,7 +133,17 @@ Status Run(const RunArgs& args) {
   if (args.model.ends_with(".xtpu") && args.backend == "reference")
     return Error("{}: a compiled executable runs on the chip only; use the .onnx/.tir model with --backend reference",
                  args.model);
-  if (chip_backend) return RunOnChip(args);
+  if (!args.output.empty() && !args.output.ends_with(".npz") && !args.output.ends_with(".npy")) {
+    return Error("--output {}: the file name must end in .npz or .npy", args.output);
+  }
+  if (chip_backend) {
+    bool known = false;
+    for (const char* b : kBackends) known |= args.backend == b;
+    if (!known && !args.model.ends_with(".xtpu")) {
+      return Error("unknown backend '{}'; valid backends: chip, reference", args.backend);
+    }
+    return RunOnChip(args);
+  }
   bool known_backend = false;
   std::string backends;
   for (const char* b : kBackends) {

@@ -164,7 +164,7 @@ class CliTest(unittest.TestCase):
         np.save(self.path("x.npy"), x)
         np.save(self.path("y.npy"), y)
         out = self.path("out.npz")
-        r = self.assert_ok("run", model, "--input", "x=" + self.path("x.npy"),
+        r = self.assert_ok("run", model, "--backend", "reference", "--input", "x=" + self.path("x.npy"),
                            "--input", "y=" + self.path("y.npy"), "--output", out)
         with np.load(out) as z:
             self.assertEqual(sorted(z.files), ["m", "s"])
@@ -278,7 +278,8 @@ class CliTest(unittest.TestCase):
         # The result runs and gives the same values as the input.
         self.write("q.tir", r.stdout)
         for name in ("p", "q"):
-            self.assert_ok("run", self.path(name + ".tir"), "--output", self.path(name + ".npz"), "-q")
+            self.assert_ok("run", self.path(name + ".tir"), "--backend", "reference", "--output",
+                           self.path(name + ".npz"), "-q")
         with np.load(self.path("p.npz")) as a, np.load(self.path("q.npz")) as b:
             self.assertEqual(a.files, b.files)
             np.testing.assert_array_equal(a["y"], b["y"])
@@ -386,10 +387,62 @@ class CliTest(unittest.TestCase):
         self.assert_error(["opt", bad], bad + ":5")
         self.assert_error(["run", bad], bad + ":5")
 
+    def test_compile_and_run_on_chip(self):
+        model = self.write("m.tir", TIR_TWO_OUTPUTS)
+        x = np.arange(6, dtype=np.float32).reshape(2, 3) - 2
+        y = np.full((2, 3), 0.5, dtype=np.float32)
+        np.savez(self.path("in.npz"), x=x, y=y)
+        # Straight from the model (compiled on the fly) and from an executable.
+        out1, out2, exe = self.path("o1.npz"), self.path("o2.npz"), self.path("m.xtpu")
+        r = self.assert_ok("run", model, "--inputs", self.path("in.npz"), "--output", out1, "--chip", "v5e")
+        self.assertIn("chip v5e:", r.stdout)
+        self.assertIn("roofline bound", r.stdout)
+        self.assertIn("memory: HBM", r.stdout)
+        self.assert_ok("compile", model, "--chip", "v4", "-o", exe, "-q")
+        stats, trace = self.path("s.json"), self.path("t.json")
+        r = self.assert_ok("run", exe, "--inputs", self.path("in.npz"), "--output", out2, "--stats", stats,
+                           "--trace", trace)
+        self.assertIn("chip v4:", r.stdout)
+        for out in (out1, out2):
+            with np.load(out) as z:
+                np.testing.assert_array_equal(z["s"], x + y)
+                np.testing.assert_array_equal(z["m"], (x + y) * x)
+        import json
+        j = json.load(open(stats))
+        for key in ("timing", "functional", "config", "performance", "model_flops", "host_seconds"):
+            self.assertIn(key, j)
+        self.assertGreater(j["performance"]["cycles"], 0)
+        self.assertIn("traceEvents", json.load(open(trace)))
+        # Timing only: the same cycles, no values.
+        r = self.assert_ok("run", exe, "--timing-only", "--stats", self.path("s2.json"))
+        self.assertNotIn("s: f32", r.stdout)
+        self.assertEqual(json.load(open(self.path("s2.json")))["performance"]["cycles"], j["performance"]["cycles"])
+        self.assert_error(["run", exe, "--timing-only", "--output", out1], "--timing-only")
+        self.assert_error(["run", exe, "--backend", "reference"], exe, "chip only")
+        self.assert_error(["run", model, "--precision", "ultra"], "precision", "highest")
+        self.assert_error(["compile", model], "-o")
+        # A corrupt executable is a clear error.
+        data = open(exe, "rb").read()
+        bad = self.path("bad.xtpu")
+        open(bad, "wb").write(data[: len(data) // 2])
+        self.assert_error(["run", bad], bad)
+        # Too big for the chip: the error names the tensor, its size and the limit.
+        big = self.write("big.tir", """HloModule big
+
+ENTRY main {
+  x = f32[1,256] parameter(0)
+  w = f32[256,256] iota(), iota_dimension=0
+  d = f32[1,256] dot(x, w), lhs_batch_dims={}, lhs_contracting_dims={1}, rhs_batch_dims={}, rhs_contracting_dims={0}
+  ROOT out = (f32[1,256]) tuple(d)
+}
+""")
+        self.assert_error(["compile", big, "-o", self.path("x.xtpu"), "--set", "hbm.bytes=64 KiB"],
+                          "does not fit in HBM", "64 KiB")
+
     def test_unknown_backend(self):
         model = self.write("m.tir", TIR_TWO_OUTPUTS)
         line = self.assert_error(["run", model, "--backend", "tpu9000"])
-        self.assertEqual(line, "xtpu: error: unknown backend 'tpu9000'; valid backends: reference")
+        self.assertEqual(line, "xtpu: error: unknown backend 'tpu9000'; valid backends: chip, reference")
 
     def test_unknown_input_name(self):
         model = self.write("m.tir", TIR_TWO_OUTPUTS)

@@ -39,7 +39,7 @@ def main():
     work = os.path.join(a.models, "e2e")
     os.makedirs(work, exist_ok=True)
     out = os.path.join(work, a.name + ".out.npz")
-    secs = run([a.xtpu, "run", stem + ".onnx", "--inputs", stem + ".inputs.npz", "--output", out, "--quiet"])
+    secs = run([a.xtpu, "run", "--backend", "reference", stem + ".onnx", "--inputs", stem + ".inputs.npz", "--output", out, "--quiet"])
     expected = np.load(stem + ".expected.npz")
     got = np.load(out)
     if sorted(expected.files) != sorted(got.files):
@@ -66,7 +66,7 @@ def main():
     print(f"{a.name}: import -> opt round-trips byte for byte ({os.path.getsize(tir) / 1e6:.1f} MB)")
 
     out2 = os.path.join(work, a.name + ".tir.out.npz")
-    run([a.xtpu, "run", tir, "--inputs", stem + ".inputs.npz", "--output", out2, "--quiet"])
+    run([a.xtpu, "run", "--backend", "reference", tir, "--inputs", stem + ".inputs.npz", "--output", out2, "--quiet"])
     got2 = np.load(out2)
     for k in expected.files:
         if not np.array_equal(got[k], got2[k], equal_nan=True):

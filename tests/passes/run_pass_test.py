@@ -12,9 +12,9 @@ The test
      module); with `unchanged`, every pass must also report no change;
   2. checks the printed module with `FileCheck FILE`;
   3. runs the module before and after the passes on the reference evaluator
-     (`xtpu run`, random inputs from seeds 0 and 1) and compares the outputs:
-     same names in the same order, same dtypes and shapes, and values equal
-     bit for bit (NaN equals NaN; 0 equals -0). With rtol=R, values may differ
+     (`xtpu run --backend reference`, random inputs from seeds 0 and 1) and
+     compares the outputs: same names in the same order, same dtypes and
+     shapes, and values equal bit for bit (NaN equals NaN; 0 equals -0). With rtol=R, values may differ
      by R times the largest magnitude of that output instead (for passes that
      round differently, e.g. canonicalize rescaling weights).
 
@@ -61,7 +61,7 @@ def run(cmd):
 
 
 def outputs(xtpu, model, seed, out):
-    run([xtpu, "run", model, "--seed", str(seed), "--output", out, "-q"])
+    run([xtpu, "run", "--backend", "reference", model, "--seed", str(seed), "--output", out, "-q"])
     with np.load(out) as z:
         return [(name, z[name]) for name in z.files]
 

@@ -655,6 +655,28 @@ TEST(Evaluator, TupleAndGetTupleElement) {
   EXPECT_EQ(Values(r[1]), (std::vector<double>{1, 2}));
 }
 
+// fusion runs its called computation on the operand values.
+TEST(Evaluator, FusionRunsTheCalledComputation) {
+  Env e;
+  auto body = std::make_unique<Computation>("body");
+  Builder fb(e.module.get(), body.get());
+  auto p0 = Env::Ok(fb.Parameter(0, Shape(DType::kF32, {3})));
+  auto p1 = Env::Ok(fb.Parameter(1, Shape(DType::kF32, {})));
+  auto bc = Env::Ok(fb.Broadcast(p1, {3}, {}));
+  body->set_root(Env::Ok(fb.Binary(Opcode::kMaximum, Env::Ok(fb.Binary(Opcode::kMultiply, p0, p0)), bc)));
+  Computation* called = e.module->InsertComputationBefore(std::move(body), e.entry);
+  auto x = e.Param(DType::kF32, {3});
+  auto lo = e.Param(DType::kF32, {});
+  auto f = std::make_unique<Instruction>();
+  f->opcode = Opcode::kFusion;
+  f->operands = {x, lo};
+  f->to_apply = called;
+  f->fusion_kind = FusionKind::kLoop;
+  auto fused = Env::Ok(e.b.Add(std::move(f)));
+  EXPECT_EQ(fused->shape, Shape(DType::kF32, {3}));
+  EXPECT_EQ(Values(e.Run1(fused, {F32({3}, {1, -3, 0.5}), F32({}, {2})})), (std::vector<double>{2, 9, 2}));
+}
+
 TEST(Evaluator, ArgumentErrorsNameTheParameter) {
   Env e;
   auto x = e.Param(DType::kF32, {2, 3});

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include <fmt/format.h>
@@ -13,6 +15,7 @@
 #include "xtpu/compiler/codegen/lowering.h"
 #include "xtpu/ir/evaluator.h"
 #include "xtpu/ir/parser.h"
+#include "xtpu/isa/assembly.h"
 #include "xtpu/sim/simulator.h"
 #include "xtpu/sim/timing/timing_model.h"
 
@@ -63,7 +66,7 @@ double RelL2(const Literal& got, const Literal& want) {
 
 // Lowers `text` for `chip_name`, runs it with random inputs, compares the
 // single output with the evaluator.
-Outcome Run(const std::string& text, const std::string& chip_name, Precision precision, bool timing = false) {
+Outcome RunOnChip(const std::string& text, const std::string& chip_name, Precision precision, bool timing = false) {
   Outcome o;
   auto module = ParseModule(text);
   EXPECT_TRUE(module.ok()) << module.status().message();
@@ -88,6 +91,7 @@ Outcome Run(const std::string& text, const std::string& chip_name, Precision pre
   }
   Status st = s.Run();
   EXPECT_TRUE(st.ok()) << st.message();
+  if (!st.ok() && std::getenv("XTPU_DUMP")) std::fprintf(stderr, "%s\n", isa::Disassemble(lowered->program).c_str());
   if (!st.ok()) return o;
   auto got = s.GetBuffer(lowered->outputs[0].buffer);
   auto want = Evaluate(**module, args);
@@ -163,82 +167,82 @@ std::string ConvFusionModule(const ConvSpec& c) {
 
 TEST(MxuDot, Dot2DConstantWeightsV4) {
   std::string m = DotModule(64, 200, 130, true);
-  EXPECT_LT(Run(m, "v4", Precision::kDefault).rel_l2, 1e-2);
-  EXPECT_LT(Run(m, "v4", Precision::kHighest).rel_l2, 1e-6);
+  EXPECT_LT(RunOnChip(m, "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(m, "v4", Precision::kHighest).rel_l2, 1e-6);
 }
 
 TEST(MxuDot, OddShapesV5e) {
   std::string m = DotModule(300, 333, 257, true);
-  EXPECT_LT(Run(m, "v5e", Precision::kDefault).rel_l2, 1e-2);
-  EXPECT_LT(Run(m, "v5e", Precision::kHigh).rel_l2, 1e-4);
-  EXPECT_LT(Run(m, "v5e", Precision::kHighest).rel_l2, 1e-6);
+  EXPECT_LT(RunOnChip(m, "v5e", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(m, "v5e", Precision::kHigh).rel_l2, 1e-4);
+  EXPECT_LT(RunOnChip(m, "v5e", Precision::kHighest).rel_l2, 1e-6);
 }
 
 TEST(MxuDot, NonConstantRhs) {
   std::string m = DotModule(130, 96, 200, false);
-  EXPECT_LT(Run(m, "v4", Precision::kDefault).rel_l2, 1e-2);
-  EXPECT_LT(Run(m, "v4", Precision::kHighest).rel_l2, 1e-6);
+  EXPECT_LT(RunOnChip(m, "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(m, "v4", Precision::kHighest).rel_l2, 1e-6);
 }
 
 TEST(MxuDot, BatchedNonConstantRhs) {
   std::string s = "HloModule bdot\n\nENTRY main {\n  a = f32[3,50,64] parameter(0)\n  b = f32[3,64,70] parameter(1)\n";
   s += "  d = f32[3,50,70] dot(a, b), lhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_batch_dims={0}, "
        "rhs_contracting_dims={1}\n  ROOT out = (f32[3,50,70]) tuple(d)\n}\n";
-  EXPECT_LT(Run(s, "v4", Precision::kDefault).rel_l2, 1e-2);
-  EXPECT_LT(Run(s, "v5e", Precision::kHighest).rel_l2, 1e-6);
+  EXPECT_LT(RunOnChip(s, "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(s, "v5e", Precision::kHighest).rel_l2, 1e-6);
 }
 
 TEST(MxuDot, BatchedLhsConstantRhs) {
   std::string s = "HloModule bdot2\n\nENTRY main {\n  a = f32[2,40,64] parameter(0)\n" + ConstLine("w", {64, 48}, 3);
   s += "  d = f32[2,40,48] dot(a, w), lhs_batch_dims={}, lhs_contracting_dims={2}, rhs_batch_dims={}, "
        "rhs_contracting_dims={0}\n  ROOT out = (f32[2,40,48]) tuple(d)\n}\n";
-  EXPECT_LT(Run(s, "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(s, "v4", Precision::kDefault).rel_l2, 1e-2);
 }
 
 TEST(MxuConv, Conv3x3Stride1Pad1) {
   ConvSpec c{.in = {2, 9, 11, 20}, .kernel = {3, 3, 20, 33}, .pad_h = 1, .pad_w = 1};
-  EXPECT_LT(Run(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
-  EXPECT_LT(Run(ConvModule(c), "v5e", Precision::kHighest).rel_l2, 1e-6);
+  EXPECT_LT(RunOnChip(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(ConvModule(c), "v5e", Precision::kHighest).rel_l2, 1e-6);
 }
 
 TEST(MxuConv, Conv7x7Stride2Pad3) {
   ConvSpec c{.in = {1, 20, 18, 3}, .kernel = {7, 7, 3, 16}, .stride_h = 2, .stride_w = 2, .pad_h = 3, .pad_w = 3};
-  EXPECT_LT(Run(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
-  EXPECT_LT(Run(ConvModule(c), "v4", Precision::kHighest).rel_l2, 1e-6);
+  EXPECT_LT(RunOnChip(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(ConvModule(c), "v4", Precision::kHighest).rel_l2, 1e-6);
 }
 
 TEST(MxuConv, Conv1x1Stride2) {
   ConvSpec c{.in = {2, 8, 8, 40}, .kernel = {1, 1, 40, 24}, .stride_h = 2, .stride_w = 2};
-  EXPECT_LT(Run(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
 }
 
 TEST(MxuConv, Depthwise) {
   ConvSpec c{.in = {2, 10, 9, 16}, .kernel = {3, 3, 1, 16}, .pad_h = 1, .pad_w = 1, .groups = 16};
-  EXPECT_LT(Run(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-5);
+  EXPECT_LT(RunOnChip(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-5);
   ConvSpec s2{.in = {1, 11, 10, 8}, .kernel = {3, 3, 1, 8}, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .groups = 8};
-  EXPECT_LT(Run(ConvModule(s2), "v5e", Precision::kHighest).rel_l2, 1e-5);
+  EXPECT_LT(RunOnChip(ConvModule(s2), "v5e", Precision::kHighest).rel_l2, 1e-5);
 }
 
 TEST(MxuConv, Grouped) {
   ConvSpec c{.in = {1, 8, 8, 12}, .kernel = {3, 3, 4, 6}, .pad_h = 1, .pad_w = 1, .groups = 3};
-  EXPECT_LT(Run(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
-  EXPECT_LT(Run(ConvModule(c), "v4", Precision::kHighest).rel_l2, 1e-6);
+  EXPECT_LT(RunOnChip(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(ConvModule(c), "v4", Precision::kHighest).rel_l2, 1e-6);
 }
 
 TEST(MxuConv, Dilated) {
   ConvSpec c{.in = {1, 12, 12, 8}, .kernel = {3, 3, 8, 8}, .pad_h = 2, .pad_w = 2, .dil_h = 2, .dil_w = 2};
-  EXPECT_LT(Run(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
 }
 
 TEST(MxuFusion, ConvBiasReluResidual) {
   ConvSpec c{.in = {2, 7, 7, 24}, .kernel = {3, 3, 24, 40}, .pad_h = 1, .pad_w = 1};
-  EXPECT_LT(Run(ConvFusionModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
-  EXPECT_LT(Run(ConvFusionModule(c), "v5e", Precision::kHighest).rel_l2, 1e-6);
+  EXPECT_LT(RunOnChip(ConvFusionModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(ConvFusionModule(c), "v5e", Precision::kHighest).rel_l2, 1e-6);
 }
 
 TEST(MxuFusion, DepthwiseBiasReluResidual) {
   ConvSpec c{.in = {1, 6, 6, 8}, .kernel = {3, 3, 1, 8}, .pad_h = 1, .pad_w = 1, .groups = 8};
-  EXPECT_LT(Run(ConvFusionModule(c), "v4", Precision::kDefault).rel_l2, 1e-5);
+  EXPECT_LT(RunOnChip(ConvFusionModule(c), "v4", Precision::kDefault).rel_l2, 1e-5);
 }
 
 TEST(MxuFusion, DotBiasClamp) {
@@ -253,8 +257,8 @@ TEST(MxuFusion, DotBiasClamp) {
                   "ENTRY main {\n  x = f32[70,96] parameter(0)\n" +
                   ConstLine("w", {96, 150}, 5) + ConstLine("bias", {150}, 6) +
                   "  f = f32[70,150] fusion(x, w, bias), kind=output, calls=fused\n  ROOT out = (f32[70,150]) tuple(f)\n}\n";
-  EXPECT_LT(Run(s, "v4", Precision::kDefault).rel_l2, 1e-2);
-  EXPECT_LT(Run(s, "v4", Precision::kHighest).rel_l2, 1e-6);
+  EXPECT_LT(RunOnChip(s, "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(s, "v4", Precision::kHighest).rel_l2, 1e-6);
 }
 
 TEST(MxuErrors, NoBf16MatrixUnit) {

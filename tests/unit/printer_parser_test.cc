@@ -358,6 +358,39 @@ TEST(ParserErrors, NameTheProblem) {
   }
 }
 
+// fusion: kind and called computation read back; mismatches are errors
+// naming the fusion.
+TEST(RoundTrip, FusionKindAndCalledComputation) {
+  const std::string body =
+      "HloModule m\n\nbody {\n  p = f32[2] parameter(0)\n  ROOT n = f32[2] negate(p)\n}\n\n"
+      "ENTRY main {\n  x = f32[2] parameter(0)\n  f = f32[2] fusion(x), kind=output, calls=body\n"
+      "  ROOT t = (f32[2]) tuple(f)\n}\n";
+  auto m = ParseModule(body, "t.tir");
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  const Instruction& f = *(*m)->entry()->instructions()[1];
+  EXPECT_EQ(f.opcode, Opcode::kFusion);
+  EXPECT_EQ(f.fusion_kind, FusionKind::kOutput);
+  ASSERT_NE(f.to_apply, nullptr);
+  EXPECT_EQ(f.to_apply->name(), "body");
+  EXPECT_EQ(Print(**m), body);
+
+  auto with = [&](std::string from, std::string to) {
+    std::string t = body;
+    t.replace(t.find(from), from.size(), to);
+    return ParseError(t);
+  };
+  EXPECT_NE(with("kind=output", "kind=tiled").find("unknown fusion kind 'tiled' of 'f' (loop, output)"),
+            std::string::npos);
+  EXPECT_NE(with("calls=body", "calls=nobody").find("calls computation 'nobody' of 'f' is not defined"),
+            std::string::npos);
+  EXPECT_NE(with(", kind=output", "").find("fusion 'f' lacks attribute 'kind'"), std::string::npos);
+  EXPECT_NE(with("x = f32[2] parameter", "x = f32[3] parameter")
+                .find("%f (fusion): operand 0 (%x) is f32[3], but parameter 0 of %body is f32[2]"),
+            std::string::npos);
+  EXPECT_NE(with("f = f32[2] fusion", "f = f32[4] fusion").find("declared shape f32[4] differs from the inferred f32[2]"),
+            std::string::npos);
+}
+
 TEST(ParserErrors, OperandFromAnotherComputation) {
   std::string err = ParseError(
       "HloModule m\n\nadd {\n  a = f32[] parameter(0)\n  b = f32[] parameter(1)\n  ROOT r = f32[] add(a, b)\n}\n\n"

@@ -330,6 +330,50 @@ ENTRY main {
   RunBoth(text);
 }
 
+TEST(VpuKernels, ReduceInChunksKeepsTheEvaluatorsOrder) {
+  // Rows longer than one tile (lanes, 2 chunks) and columns taller than one
+  // tile (rows, 3 chunks): the running value carries over between chunks.
+  const std::string text = R"(HloModule m
+
+add {
+  a = f32[] parameter(0)
+  b = f32[] parameter(1)
+  ROOT r = f32[] add(a, b)
+}
+
+ENTRY main {
+  x = f32[3,270001] parameter(0)
+  y = f32[601,1000] parameter(1)
+  init = f32[] constant(0.25)
+  sx = f32[3] reduce(x, init), dimensions={1}, to_apply=add
+  sy = f32[1000] reduce(y, init), dimensions={0}, to_apply=add
+  ROOT out = (f32[3], f32[1000]) tuple(sx, sy)
+}
+)";
+  RunAndCompare(text, "v4");
+}
+
+TEST(VpuKernels, StridedOperandViewsAndLongRows) {
+  // Operands that are views: a broadcast bias, a reversed slice, a strided
+  // slice; and rows too long for one tile (column chunks).
+  const std::string text = R"(HloModule m
+
+ENTRY main {
+  x = f32[6,2001] parameter(0)
+  b = f32[2001] parameter(1)
+  w = f32[12,4003] parameter(2)
+  bb = f32[6,2001] broadcast(b), dimensions={1}
+  ws = f32[6,2001] slice(w), slice={[0:12:2], [1:4003:2]}
+  wr = f32[6,2001] reverse(ws), dimensions={0,1}
+  s = f32[6,2001] add(x, bb)
+  t = f32[6,2001] multiply(s, wr)
+  ROOT out = (f32[6,2001]) tuple(t)
+}
+)";
+  RunBoth(text);
+  RunAndCompare(Binary("subtract", "f32", "2,300007"), "v4");
+}
+
 TEST(VpuKernels, TransposeCopies) {
   const std::string t2 =
       "HloModule m\n\nENTRY main {\n  x = f32[37,300] parameter(0)\n"
@@ -359,9 +403,9 @@ ENTRY main {
   cat = f32[8,70] concatenate(a, b), dimensions={0}
   cat2 = f32[8,103] concatenate(cat, c), dimensions={1}
   zero = f32[] constant(0)
-  pad = f32[12,75] pad(a, zero), padding=2_7x1_4
-  crop = f32[2,66] pad(b, v), padding=-1_-2x-3_-1
-  mixed = f32[10,65] pad(c, v), padding=-1_3x2_-2_1
+  pad = f32[12,75] pad(a, zero), padding=2_7_0x1_4_0
+  crop = f32[2,66] pad(b, v), padding=-1_-2_0x-3_-1_0
+  mixed = f32[10,65] pad(c, v), padding=-1_3_0x2_-2_1
   ROOT out = (f32[8,103], f32[12,75], f32[2,66], f32[10,65]) tuple(cat2, pad, crop, mixed)
 }
 )";

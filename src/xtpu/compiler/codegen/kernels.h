@@ -15,6 +15,13 @@ Status EmitConvolution(LoweringContext& ctx, const Instruction& inst, const View
 // fusion(kind=output): dot/convolution + epilogue.
 Status EmitOutputFusion(LoweringContext& ctx, const Instruction& inst, const View& out);
 
+// int8 (kernels_mxu_int8.cc): dot, convolution or fusion(kind=output) whose
+// matmul operands are s8 with an s32 result (the int8 path; v1's MXU).
+Status EmitInt8Matmul(LoweringContext& ctx, const Instruction& inst, const View& out);
+// True if `inst` (dot, convolution, or output fusion around one) multiplies
+// s8 operands.
+bool IsInt8Matmul(const Instruction& inst);
+
 // ---- vector unit, cross-lane unit, DMA (kernels_vpu*.cc) ----
 // Elementwise unary/binary, compare, select, clamp, convert.
 Status EmitElementwise(LoweringContext& ctx, const Instruction& inst, const View& out);

@@ -212,7 +212,7 @@ Status EmitGather(LoweringContext& ctx, const Instruction& inst, const View& out
                 {.wait = idx_ready[s]});
         em.Emit(c, isa::Opcode::kVpuBinaryImm, 0,
                 {{"op", static_cast<int64_t>(isa::BinOp::kMin)}, {"dtype", s32}, {"dst", ibuf[s]}, {"a", ibuf[s]},
-                 {"imm", V - 1}, {"rows", 1}, {"cols", tl.nc}, {"ds", 0}, {"as", 0}},
+                 {"imm", static_cast<int64_t>(static_cast<uint32_t>(V - 1))}, {"rows", 1}, {"cols", tl.nc}, {"ds", 0}, {"as", 0}},
                 {.signal = clamped[s]});
         if (t >= 2) em.Emit(c, isa::Opcode::kDmaNop, ge, {}, {.wait = rows_free[s]});
         em.Emit(c, isa::Opcode::kDmaGather, ge,

@@ -359,7 +359,9 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
     }
     impl.views[&inst] = result;
     Status st;
-    switch (inst.opcode) {
+    if (IsInt8Matmul(inst)) {
+      st = EmitInt8Matmul(ctx, inst, result);
+    } else switch (inst.opcode) {
       case Opcode::kDot:
         st = EmitDot(ctx, inst, result);
         break;

@@ -80,7 +80,7 @@ void TileBuilder::BinaryImm(isa::BinOp op, DType t, const Loc& dst, const Loc& a
   o.dtype = t;
   o.dst = dst;
   o.a = a;
-  o.imm = imm;
+  o.imm = static_cast<int64_t>(static_cast<uint32_t>(imm));  // raw 32 bits
   prog_.ops.push_back(o);
 }
 

@@ -142,6 +142,71 @@ bool IsScalarClamp(const Instruction* op, const Instruction* cur) {
          ScalarConstant(op->operands[0]) && ScalarConstant(op->operands[2]);
 }
 
+// Before epilogue fusion: canonicalize-dot leaves reshape(dot) when the dot
+// had several free dims ([1,128,768] x [768,N] runs as [128,768] x [768,N]).
+// An epilogue op reading such a reshape runs on the dot's shape instead, and
+// the reshape moves after it: op(reshape(x), o) -> reshape(op(x, o')). Valid
+// when the reshape keeps the last dim's size, so a bias along the last dim
+// stays along it (flat index mod size is the same); o' is the scalar or bias
+// broadcast rebuilt for x's shape, or a residual reshaped to it.
+class ReshapeMover {
+ public:
+  explicit ReshapeMover(Rewriter& rw) : rw_(rw) {}
+
+  StatusOr<bool> Visit(Instruction* op) {
+    if (op->operands.size() != 2 && op->opcode != Opcode::kClamp) return false;
+    Instruction* r = nullptr;
+    for (Instruction* o : op->operands)
+      if (o->opcode == Opcode::kReshape && Movable(o)) r = o;
+    if (!r) return false;
+    bool fits = op->operands.size() == 2 ? EpilogueOperand(op, r).has_value() : IsScalarClamp(op, r);
+    if (!fits) return false;
+    Builder& b = rw_.builder();
+    Instruction* x = r->operands[0];
+    const std::vector<int64_t>& dims = x->shape.dims;
+    std::vector<Instruction*> ops;
+    for (Instruction* o : op->operands) {
+      if (o == r) {
+        ops.push_back(x);
+      } else if (std::optional<Literal> s = ScalarConstant(o)) {
+        ASSIGN_OR_RETURN(Instruction * c, b.Constant(*s));
+        if (o->shape.is_scalar()) {
+          ops.push_back(c);
+        } else {
+          ASSIGN_OR_RETURN(Instruction * bc, b.Broadcast(c, dims, {}));
+          ops.push_back(bc);
+        }
+      } else if (IsBias(o)) {
+        ASSIGN_OR_RETURN(Instruction * bc, b.Broadcast(o->operands[0], dims, {x->shape.rank() - 1}));
+        ops.push_back(bc);
+      } else {
+        ASSIGN_OR_RETURN(Instruction * rr, MakeReshape(b, o, dims));
+        ops.push_back(rr);
+      }
+    }
+    auto copy = std::make_unique<Instruction>(*op);
+    copy->operands = ops;
+    copy->shape.dims = dims;
+    ASSIGN_OR_RETURN(Instruction * moved, b.Add(std::move(copy)));
+    moved_.insert(moved);
+    ASSIGN_OR_RETURN(Instruction * out, b.Reshape(moved, op->shape.dims));
+    return rw_.ReplaceWithNew(op, out);
+  }
+
+ private:
+  // reshape(x) of a dot, convolution or an op moved before, read once,
+  // keeping the last dim.
+  bool Movable(Instruction* r) {
+    const Instruction* x = r->operands[0];
+    bool source = x->opcode == Opcode::kDot || x->opcode == Opcode::kConvolution || moved_.count(x);
+    return source && rw_.HasSingleUse(r) && rw_.HasSingleUse(x) && x->shape.rank() >= 1 && r->shape.rank() >= 1 &&
+           x->shape.dims.back() == r->shape.dims.back();
+  }
+
+  Rewriter& rw_;
+  std::unordered_set<const Instruction*> moved_;
+};
+
 StatusOr<bool> FuseEpilogue(Rewriter& rw, Instruction* mm) {
   std::vector<Instruction*> chain;
   Instruction* cur = mm;
@@ -277,6 +342,16 @@ class Fusion : public Pass {
   StatusOr<bool> Run(Module& module, const PassContext&) override {
     Computation* entry = module.entry();
     bool changed = false;
+    {
+      Rewriter rw(module, *entry);
+      ReshapeMover mover(rw);
+      for (Instruction* inst : rw.Instructions()) {
+        if (rw.IsUnused(inst)) continue;
+        ASSIGN_OR_RETURN(bool m, mover.Visit(inst));
+        changed |= m;
+      }
+      rw.Finish();
+    }
     {
       Rewriter rw(module, *entry);
       for (Instruction* inst : rw.Instructions()) {
