@@ -211,11 +211,24 @@ def randomize_torchvision(model):
     return model
 
 
+def register_missing_symbolics():
+    """Teaches PyTorch 1.13's exporter ops that torchvision models use but it lacks.
+
+    aten::zero comes from Tensor.zero_(), which Swin V2 applies to a slice of
+    its qkv bias; it becomes zeros of the same shape and dtype."""
+    from torch.onnx import symbolic_opset9 as opset9
+
+    def zero(g, self):
+        return opset9.zeros_like(g, self)
+    torch.onnx.register_custom_op_symbolic("aten::zero", zero, 9)
+
+
 def make_torchvision(name, batch):
     import torchvision.models as tvm
     if name not in torchvision_names():
         raise SystemExit(f"export.py: unknown torchvision model '{name}' (see --list)")
     kwargs = {"init_weights": True} if name in ("inception_v3", "googlenet") else {}
+    register_missing_symbolics()
     model = tvm.get_model(name, weights=None, **kwargs)
     nbytes = sum(p.numel() * p.element_size() for p in model.parameters())
     if nbytes > MAX_WEIGHT_BYTES:

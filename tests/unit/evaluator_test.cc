@@ -521,6 +521,53 @@ TEST(Evaluator, IntegerDotWraps) {
   EXPECT_EQ(Values<int>(r), (std::vector<int>{300 - 256}));
 }
 
+// int8 x int8 -> int32 (declared s32 result): exact, no wrap at 8 bits; u8
+// operands are read as 0..255.
+TEST(Evaluator, Int8DotAndConvolutionToInt32) {
+  Env e;
+  auto a = e.Param(DType::kS8, {1, 3});
+  auto b = e.Param(DType::kS8, {3, 2});
+  auto u = e.Param(DType::kU8, {1, 3});
+  auto v = e.Param(DType::kU8, {3, 2});
+  auto dot32 = [&](Instruction* x, Instruction* y) {
+    auto inst = std::make_unique<Instruction>();
+    inst->opcode = Opcode::kDot;
+    inst->operands = {x, y};
+    inst->dot_dims = DotDims{{}, {1}, {}, {0}};
+    inst->shape = Shape(DType::kS32, {1, 2});
+    return Env::Ok(e.b.Add(std::move(inst)));
+  };
+  // 1x1 convolution of a [1,1,1,3] NHWC image with a [1,1,3,2] HWIO kernel: the same sums.
+  auto xi = Env::Ok(e.b.Reshape(a, {1, 1, 1, 3}));
+  auto ki = Env::Ok(e.b.Reshape(b, {1, 1, 3, 2}));
+  auto conv = std::make_unique<Instruction>();
+  conv->opcode = Opcode::kConvolution;
+  conv->operands = {xi, ki};
+  conv->window = {WindowDim{}, WindowDim{}};
+  conv->conv_dims.input_batch = 0;
+  conv->conv_dims.input_feature = 3;
+  conv->conv_dims.input_spatial = {1, 2};
+  conv->conv_dims.kernel_output_feature = 3;
+  conv->conv_dims.kernel_input_feature = 2;
+  conv->conv_dims.kernel_spatial = {0, 1};
+  conv->conv_dims.output_batch = 0;
+  conv->conv_dims.output_feature = 3;
+  conv->conv_dims.output_spatial = {1, 2};
+  conv->shape = Shape(DType::kS32, {1, 1, 1, 2});
+  auto c32 = Env::Ok(e.b.Add(std::move(conv)));
+  ASSERT_EQ(c32->shape.dtype, DType::kS32);
+  auto r = e.Run({dot32(a, b), dot32(u, v), c32},
+                 {Literal::FromVector(DType::kS8, {1, 3}, std::vector<int>{-128, -128, 127}),
+                  Literal::FromVector(DType::kS8, {3, 2}, std::vector<int>{-128, 1, -128, 2, -128, 3}),
+                  Literal::FromVector(DType::kU8, {1, 3}, std::vector<int>{255, 255, 0}),
+                  Literal::FromVector(DType::kU8, {3, 2}, std::vector<int>{255, 1, 255, 0, 7, 7})});
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].dtype(), DType::kS32);
+  EXPECT_EQ(Values<int64_t>(r[0]), (std::vector<int64_t>{128 * 128 * 2 - 127 * 128, -128 - 256 + 381}));
+  EXPECT_EQ(Values<int64_t>(r[1]), (std::vector<int64_t>{2 * 255 * 255, 255}));
+  EXPECT_EQ(Values<int64_t>(r[2]), Values<int64_t>(r[0]));
+}
+
 ConvDims Nchw2d() {
   ConvDims d;
   d.input_batch = 0;

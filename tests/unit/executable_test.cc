@@ -398,6 +398,23 @@ TEST(Executable, FieldErrors) {
             "executable: chip_name 'v4' differs from the name in chip_toml 'edge'");
   EXPECT_EQ(err([](Executable& e) { e.chip_toml += "[bogus]\nx = 1\n"; }).substr(0, 55),
             "executable: unknown parameter bogus in chip_toml (line ");
+  // toml++ 3.3 asserts on these headers (marzer/tomlplusplus#301); they are rejected before it sees them.
+  EXPECT_EQ(err([](Executable& e) { e.chip_toml = "name = \"edge\"\n[\nxlu]\n"; }),
+            "executable: chip_toml:2: a table header must start with a key");
+  EXPECT_EQ(err([](Executable& e) { e.chip_toml = "[[[a]]]\n" + e.chip_toml; }),
+            "executable: chip_toml:1: a table header must start with a key");
+  EXPECT_EQ(err([](Executable& e) { e.chip_toml = "x = '''\n[=\n'''\n" + e.chip_toml; }),
+            "executable: unknown parameter x in chip_toml (line 1)");  // in a string: toml++ reads it
+  // Non-ASCII text: fine in comments and strings; elsewhere toml++ 3.3 has undefined behaviour.
+  EXPECT_EQ(err([](Executable& e) {
+              e.chip_toml = "# \xc2\xb5\n" + e.chip_toml;
+              e.chip_toml.replace(e.chip_toml.find("description = \"") + 15, 0, "2\xc3\x97 \xc3\xa9 '\\\" ");
+            }),
+            "OK");
+  EXPECT_EQ(err([](Executable& e) { e.chip_toml = "\xc8\xa8 = 1\n" + e.chip_toml; }),
+            "executable: chip_toml:1: non-ASCII byte 0xc8 outside a string or comment");
+  EXPECT_EQ(err([](Executable& e) { e.chip_toml = "x = 1\ns = \"\"\"\\\n\xc2\xa7\"\"\"\n" + e.chip_toml; }),
+            "executable: chip_toml:3: non-ASCII byte 0xc2 in a multi-line string");
   // The program must fit the chip: edge has one core and 2 GiB of HBM.
   EXPECT_EQ(err([](Executable& e) {
               e.program = Assembled(".core 1\nhalt\n");

@@ -13,6 +13,7 @@
 
 #include "xtpu/chip/chip.h"
 #include "xtpu/compiler/codegen/lowering.h"
+#include "xtpu/ir/builder.h"
 #include "xtpu/ir/evaluator.h"
 #include "xtpu/ir/parser.h"
 #include "xtpu/isa/assembly.h"
@@ -66,13 +67,15 @@ double RelL2(const Literal& got, const Literal& want) {
 
 // Lowers `text` for `chip_name`, runs it with random inputs, compares the
 // single output with the evaluator.
-Outcome RunOnChip(const std::string& text, const std::string& chip_name, Precision precision, bool timing = false) {
+Outcome RunOnChip(const std::string& text, const std::string& chip_name, Precision precision, bool timing = false,
+                  const std::string& override_param = "") {
   Outcome o;
   auto module = ParseModule(text);
   EXPECT_TRUE(module.ok()) << module.status().message();
   if (!module.ok()) return o;
   auto chip = LoadChip(chip_name);
   EXPECT_TRUE(chip.ok());
+  if (!override_param.empty()) EXPECT_TRUE(ApplyOverride(*chip, override_param).ok());
   auto lowered = codegen::LowerModule(**module, *chip, {.precision = precision});
   EXPECT_TRUE(lowered.ok()) << lowered.status().message();
   if (!lowered.ok()) return o;
@@ -98,6 +101,8 @@ Outcome RunOnChip(const std::string& text, const std::string& chip_name, Precisi
   EXPECT_TRUE(got.ok() && want.ok());
   if (!got.ok() || !want.ok()) return o;
   o.rel_l2 = RelL2(*got, (*want)[0]);
+  if (std::getenv("XTPU_MXU_DEBUG"))
+    std::printf("    %s %s rel_l2 %.3g\n", chip_name.c_str(), std::string(codegen::PrecisionName(precision)).c_str(), o.rel_l2);
   if (timing) {
     auto t = sim::timing::RunTiming(*chip, log, {.record_instructions = false});
     EXPECT_TRUE(t.ok()) << t.status().message();
@@ -199,6 +204,24 @@ TEST(MxuDot, BatchedLhsConstantRhs) {
   EXPECT_LT(RunOnChip(s, "v4", Precision::kDefault).rel_l2, 1e-2);
 }
 
+// A small VMEM forces K chunks, several column groups per core, weight
+// panels loaded piece by piece or double-buffered, and row bands.
+TEST(MxuDot, SmallVmemManyGroups) {
+  std::string m = DotModule(300, 700, 640, true);
+  EXPECT_LT(RunOnChip(m, "v4", Precision::kDefault, false, "vmem.bytes=1 MiB").rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(m, "v5e", Precision::kHighest, false, "vmem.bytes=2 MiB").rel_l2, 1e-6);
+  std::string n = DotModule(200, 300, 600, false);
+  EXPECT_LT(RunOnChip(n, "v4", Precision::kDefault, false, "vmem.bytes=1 MiB").rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(n, "v4", Precision::kHigh, false, "vmem.bytes=2 MiB").rel_l2, 1e-4);
+}
+
+TEST(MxuConv, SmallVmemChannelChunksAndBands) {
+  ConvSpec c{.in = {2, 30, 30, 200}, .kernel = {3, 3, 200, 136}, .pad_h = 1, .pad_w = 1};
+  EXPECT_LT(RunOnChip(ConvModule(c), "v4", Precision::kDefault, false, "vmem.bytes=1 MiB").rel_l2, 1e-2);
+  ConvSpec d{.in = {1, 40, 40, 16}, .kernel = {3, 3, 1, 16}, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .groups = 16};
+  EXPECT_LT(RunOnChip(ConvModule(d), "v4", Precision::kDefault, false, "vmem.bytes=512 KiB").rel_l2, 1e-5);
+}
+
 TEST(MxuConv, Conv3x3Stride1Pad1) {
   ConvSpec c{.in = {2, 9, 11, 20}, .kernel = {3, 3, 20, 33}, .pad_h = 1, .pad_w = 1};
   EXPECT_LT(RunOnChip(ConvModule(c), "v4", Precision::kDefault).rel_l2, 1e-2);
@@ -281,6 +304,114 @@ TEST(MxuErrors, NonConstantConvKernel) {
   auto lowered = codegen::LowerModule(**module, *LoadChip("v4"), {});
   ASSERT_FALSE(lowered.ok());
   EXPECT_NE(lowered.status().message().find("constant"), std::string::npos) << lowered.status().message();
+}
+
+
+// ---- performance on the timing model (report only: run with
+// --gtest_also_run_disabled_tests --gtest_filter='MxuPerf.*') ----
+
+Literal RandomLiteral(std::vector<int64_t> dims, uint32_t seed) {
+  std::vector<float> v = RandomValues(Count(dims), seed);
+  return Literal::FromVector(DType::kF32, std::move(dims), v);
+}
+
+void ReportTiming(const std::string& what, Module& m, const std::string& chip_name, Precision precision) {
+  auto chip = LoadChip(chip_name);
+  ASSERT_TRUE(chip.ok());
+  auto lowered = codegen::LowerModule(m, *chip, {.precision = precision});
+  ASSERT_TRUE(lowered.ok()) << lowered.status().message();
+  sim::DispatchLog log;
+  sim::Simulator s(*chip, lowered->program, {.dispatch_log = &log, .timing_only = true});
+  Status st = s.Run();
+  ASSERT_TRUE(st.ok()) << st.message();
+  const bool debug = std::getenv("XTPU_MXU_DEBUG") != nullptr;
+  auto t = sim::timing::RunTiming(*chip, log, {.record_instructions = debug});
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  const auto& ts = t->stats;
+  if (debug) {  // idle gaps of core 0's mxu0
+    double last_end = 0;
+    int shown = 0;
+    for (const auto& ti : t->instructions) {
+      if (ti.core != 0 || ti.unit != "mxu0") continue;
+      if (ti.start - last_end > 200 && shown++ < 12)
+        std::printf("    mxu0 idle %.0f cycles before pc %d at %.0f\n", ti.start - last_end, ti.pc, ti.start);
+      last_end = std::max(last_end, ti.end);
+    }
+  }
+  double peak_cycles = static_cast<double>(lowered->flops) / (2.0 * chip->mxu.rows * chip->mxu.cols * chip->mxu.count *
+                                                             chip->core.count);
+  std::printf("%-44s %-4s %-8s cycles %10lld  MXU util %5.1f%%  roofline %5.1f%%  (hbm %.0f MiB, %lld instr)\n",
+              what.c_str(), chip_name.c_str(), std::string(codegen::PrecisionName(precision)).c_str(),
+              static_cast<long long>(ts.cycles), 100.0 * peak_cycles / ts.cycles,
+              100.0 * ts.roofline_cycles / ts.cycles, ts.hbm_bytes / 1048576.0,
+              static_cast<long long>(lowered->program.num_instructions()));
+  if (std::getenv("XTPU_MXU_DEBUG")) {
+    std::printf("    sequencer stalls: queue full %.0f, semaphore %.0f, barrier %.0f\n", ts.sequencer_stall_queue_full,
+                ts.sequencer_stall_semaphore, ts.sequencer_stall_barrier);
+    for (const auto& [unit, u] : ts.units)
+      std::printf("    %-12s busy %10.0f  sem %10.0f  dep %10.0f  qempty %10.0f  hbm %10.0f  vmem %10.0f\n", unit.c_str(),
+                  u.busy_cycles, u.stall_semaphore, u.stall_dependency, u.stall_queue_empty, u.stall_hbm_bandwidth,
+                  u.stall_vmem_bandwidth);
+  }
+}
+
+std::unique_ptr<Module> BuildDot(int64_t m, int64_t k, int64_t n) {
+  auto mod = std::make_unique<Module>("dot");
+  Computation* c = mod->AddComputation(std::make_unique<Computation>("main"));
+  mod->set_entry(c);
+  Builder b(mod.get(), c);
+  Instruction* a = *b.Parameter(0, Shape(DType::kF32, {m, k}), "a");
+  Instruction* w = *b.Constant(RandomLiteral({k, n}, 1), "w");
+  Instruction* d = *b.Dot(a, w, DotDims{{}, {1}, {}, {0}});
+  c->set_root(*b.Tuple(std::vector<Instruction*>{d}));
+  return mod;
+}
+
+std::unique_ptr<Module> BuildConv(const ConvSpec& cs) {
+  auto mod = std::make_unique<Module>("conv");
+  Computation* c = mod->AddComputation(std::make_unique<Computation>("main"));
+  mod->set_entry(c);
+  Builder b(mod.get(), c);
+  Instruction* x = *b.Parameter(0, Shape(DType::kF32, cs.in), "x");
+  Instruction* w = *b.Constant(RandomLiteral(cs.kernel, 1), "w");
+  std::vector<WindowDim> win = {{cs.kernel[0], cs.stride_h, cs.pad_h, cs.pad_h, 1, cs.dil_h},
+                                {cs.kernel[1], cs.stride_w, cs.pad_w, cs.pad_w, 1, cs.dil_w}};
+  ConvDims dims;
+  dims.input_batch = 0, dims.input_feature = 3, dims.input_spatial = {1, 2};
+  dims.kernel_spatial = {0, 1}, dims.kernel_input_feature = 2, dims.kernel_output_feature = 3;
+  dims.output_batch = 0, dims.output_feature = 3, dims.output_spatial = {1, 2};
+  auto y = b.Convolution(x, w, win, dims, cs.groups);
+  EXPECT_TRUE(y.ok()) << y.status().message();
+  c->set_root(*b.Tuple(std::vector<Instruction*>{*y}));
+  return mod;
+}
+
+TEST(MxuPerf, DISABLED_Dot4096) {
+  auto m = BuildDot(4096, 4096, 4096);
+  ReportTiming("dot 4096x4096x4096", *m, "v4", Precision::kDefault);
+}
+
+TEST(MxuPerf, DISABLED_ResNet50Layers) {
+  struct L {
+    const char* name;
+    ConvSpec c;
+  } layers[] = {
+      {"conv1 7x7/2 3->64 224", {.in = {64, 224, 224, 3}, .kernel = {7, 7, 3, 64}, .stride_h = 2, .stride_w = 2, .pad_h = 3, .pad_w = 3}},
+      {"s1 1x1 64->64 56", {.in = {64, 56, 56, 64}, .kernel = {1, 1, 64, 64}}},
+      {"s1 3x3 64->64 56", {.in = {64, 56, 56, 64}, .kernel = {3, 3, 64, 64}, .pad_h = 1, .pad_w = 1}},
+      {"s1 1x1 64->256 56", {.in = {64, 56, 56, 64}, .kernel = {1, 1, 64, 256}}},
+      {"s1 1x1 256->64 56", {.in = {64, 56, 56, 256}, .kernel = {1, 1, 256, 64}}},
+      {"s2 3x3/2 128->128 56", {.in = {64, 56, 56, 128}, .kernel = {3, 3, 128, 128}, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}},
+      {"s2 3x3 128->128 28", {.in = {64, 28, 28, 128}, .kernel = {3, 3, 128, 128}, .pad_h = 1, .pad_w = 1}},
+      {"s3 3x3 256->256 14", {.in = {64, 14, 14, 256}, .kernel = {3, 3, 256, 256}, .pad_h = 1, .pad_w = 1}},
+      {"s3 1x1 1024->256 14", {.in = {64, 14, 14, 1024}, .kernel = {1, 1, 1024, 256}}},
+      {"s4 3x3 512->512 7", {.in = {64, 7, 7, 512}, .kernel = {3, 3, 512, 512}, .pad_h = 1, .pad_w = 1}},
+      {"s4 1x1 512->2048 7", {.in = {64, 7, 7, 512}, .kernel = {1, 1, 512, 2048}}},
+  };
+  for (const L& l : layers) {
+    auto m = BuildConv(l.c);
+    ReportTiming(l.name, *m, "v4", Precision::kDefault);
+  }
 }
 
 }  // namespace

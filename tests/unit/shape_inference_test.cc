@@ -337,6 +337,30 @@ TEST_F(ShapeInferenceTest, Dot) {
   ExpectError(mixed, "types differ");
 }
 
+// int8 x int8 -> int32: s8 (or u8) operands give an s32 result when the
+// declared shape says s32; otherwise the operand type, as for every dot.
+TEST_F(ShapeInferenceTest, DotInt8ToInt32) {
+  Instruction& d = Op(Opcode::kDot, {In("s8[2,3]"), In("s8[3,5]")}, "d8");
+  d.dot_dims = {{}, {1}, {}, {0}};
+  EXPECT_EQ(Infer(d), "s8[2,5]");  // the builder's default declared shape (f32) is ignored
+  d.shape = S("s32[2,5]");
+  EXPECT_EQ(Infer(d), "s32[2,5]");
+  d.shape = S("s64[2,5]");
+  EXPECT_EQ(Infer(d), "s8[2,5]");  // only s32 widens
+  Instruction& u = Op(Opcode::kDot, {In("u8[2,3]"), In("u8[3,5]")}, "du8");
+  u.dot_dims = {{}, {1}, {}, {0}};
+  u.shape = S("s32[2,5]");
+  EXPECT_EQ(Infer(u), "s32[2,5]");
+  Instruction& f = Op(Opcode::kDot, {In("f32[2,3]"), In("f32[3,5]")}, "df");
+  f.dot_dims = {{}, {1}, {}, {0}};
+  f.shape = S("s32[2,5]");
+  EXPECT_EQ(Infer(f), "f32[2,5]");  // float dots keep their type
+  Instruction& m = Op(Opcode::kDot, {In("s8[2,3]"), In("u8[3,5]")}, "dm");
+  m.dot_dims = {{}, {1}, {}, {0}};
+  m.shape = S("s32[2,5]");
+  ExpectError(m, "types differ");
+}
+
 ConvDims Nchw() {
   ConvDims cd;
   cd.input_batch = 0;
@@ -387,6 +411,13 @@ TEST_F(ShapeInferenceTest, Convolution) {
   EXPECT_EQ(Infer(h), "f32[1,8,8,16]");
   h.conv_dims.output_spatial = {1, 1};
   ExpectError(h, "repeated");
+
+  Instruction& q = Op(Opcode::kConvolution, {In("s8[1,8,8,3]"), In("s8[3,3,3,16]")}, "conv8");
+  q.conv_dims = cd;
+  q.window = {{3, 1, 1, 1, 1, 1}, {3, 1, 1, 1, 1, 1}};
+  EXPECT_EQ(Infer(q), "s8[1,8,8,16]");
+  q.shape = S("s32[1,8,8,16]");
+  EXPECT_EQ(Infer(q), "s32[1,8,8,16]");
 }
 
 TEST_F(ShapeInferenceTest, Gather) {

@@ -51,6 +51,9 @@ Status CheckDot(const Instruction& i) {
 
 Status CheckConvolution(const Instruction& i) {
   const ConvDims& d = i.conv_dims;
+  if (d.input_spatial.size() > 2)
+    return Broken(i, "convolutions with {} spatial dimensions are not supported (1-D and 2-D are)",
+                  d.input_spatial.size());
   bool nhwc = d.input_spatial.size() == 2 && d.input_batch == 0 && d.input_spatial == std::vector<int64_t>{1, 2} &&
               d.input_feature == 3 && d.kernel_spatial == std::vector<int64_t>{0, 1} &&
               d.kernel_input_feature == 2 && d.kernel_output_feature == 3 && d.output_batch == 0 &&

@@ -13,13 +13,16 @@ constexpr const char* kSimplify = "algsimp+constant-folding+cse+canonicalize+dce
 
 const std::vector<std::string>& ChipPipelinePassNames() {
   static const std::vector<std::string> names = {
-      "legalize-types", "decompose", "layout-assignment", "transpose-sinking", kSimplify,
+      "dce", "legalize-types", "decompose", "int8-matmul", "layout-assignment", "transpose-sinking", kSimplify,
       "canonicalize-dot", kSimplify, "fusion", "dce",
   };
   return names;
 }
 
-Status RunChipPipeline(Module& module, const PassContext& ctx, bool print_after_all) {
+namespace {
+
+// Runs the passes; true if any changed the module.
+StatusOr<bool> RunPipelinePasses(Module& module, const PassContext& ctx, bool print_after_all) {
   PassManagerOptions options;
   options.print_after_all = print_after_all;
   PassManager pm(std::move(options));
@@ -40,8 +43,26 @@ Status RunChipPipeline(Module& module, const PassContext& ctx, bool print_after_
     }
     pm.AddFixedPoint(std::move(group), /*max_iterations=*/8);
   }
-  RETURN_IF_ERROR(pm.Run(module, ctx).status());
+  return pm.Run(module, ctx);
+}
+
+class ChipPipelinePass : public Pass {
+ public:
+  std::string_view name() const override { return "chip-pipeline"; }
+  StatusOr<bool> Run(Module& module, const PassContext& ctx) override {
+    ASSIGN_OR_RETURN(bool changed, RunPipelinePasses(module, ctx, /*print_after_all=*/false));
+    RETURN_IF_ERROR(CheckChipForm(module));
+    return changed;
+  }
+};
+
+}  // namespace
+
+Status RunChipPipeline(Module& module, const PassContext& ctx, bool print_after_all) {
+  RETURN_IF_ERROR(RunPipelinePasses(module, ctx, print_after_all).status());
   return CheckChipForm(module);
 }
+
+std::unique_ptr<Pass> CreateChipPipelinePass() { return std::make_unique<ChipPipelinePass>(); }
 
 }  // namespace xtpu::compiler

@@ -57,6 +57,9 @@ class Checker {
 
   Status CheckArity();
   Status CheckDeclared(const Shape& s, const char* what) const;
+  // Result type of a dot/convolution of operands of type `t`: t, or s32 for
+  // s8/u8 operands when the declared shape says s32 (int8 x int8 -> int32).
+  DType MatmulResultType(DType t) const;
   // A declared result shape that is an array of the operand's element type.
   Status CheckDeclaredArrayOf(const Shape& s, const Shape& x) const;
   Status CheckDimIndex(int64_t d, int64_t rank, const char* what) const;
@@ -168,6 +171,12 @@ Status Checker::CheckDeclared(const Shape& s, const char* what) const {
   std::string p = ShapeProblem(s);
   if (!p.empty()) return Fail("{} shape {} {}", what, s.ToString(), p);
   return OkStatus();
+}
+
+DType Checker::MatmulResultType(DType t) const {
+  const Shape& s = inst_.shape;
+  if ((t == DType::kS8 || t == DType::kU8) && !s.is_tuple && s.dtype == DType::kS32) return DType::kS32;
+  return t;
 }
 
 Status Checker::CheckDimIndex(int64_t d, int64_t rank, const char* what) const {
@@ -639,7 +648,7 @@ StatusOr<Shape> Checker::DotOp() {
                   dd.lhs_contracting[i], a.ToString(), dd.rhs_contracting[i], b.ToString());
     }
   }
-  Shape out(a.dtype, {});
+  Shape out(MatmulResultType(a.dtype), {});
   for (int64_t d : dd.lhs_batch) out.dims.push_back(a.dims[d]);
   for (int64_t d = 0; d < a.rank(); ++d)
     if (std::find(lhs_used.begin(), lhs_used.end(), d) == lhs_used.end())
@@ -699,7 +708,7 @@ StatusOr<Shape> Checker::ConvolutionOp() {
     return Fail("kernel output features ({}) must be divisible by feature_group_count ({})",
                 k_out, fgc);
   }
-  Shape out(in.dtype, std::vector<int64_t>(rank, 0));
+  Shape out(MatmulResultType(in.dtype), std::vector<int64_t>(rank, 0));
   out.dims[cd.output_batch] = in.dims[cd.input_batch];
   out.dims[cd.output_feature] = k_out;
   for (size_t i = 0; i < ns; ++i) {

@@ -81,7 +81,7 @@ class ModuleVerifier {
       if (inst.to_apply != nullptr) {
         if (inst.opcode != Opcode::kReduce && inst.opcode != Opcode::kReduceWindow &&
             inst.opcode != Opcode::kFusion) {
-          return fail(inst, "only reduce, reduce-window and fusion take a called computation");
+          return fail(inst, "only reduce and reduce-window take a to_apply computation (and fusion one to call)");
         }
         auto it = comp_index_.find(inst.to_apply);
         if (it == comp_index_.end()) {

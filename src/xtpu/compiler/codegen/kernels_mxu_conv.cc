@@ -152,6 +152,11 @@ class ConvSource : public GemmSource {
     const Chunk& k = chunks_[c];
     const int64_t ccw = Ccw(kc);
     const int64_t row_bytes = wp_ * ccw * 2;
+    if (nk_ > 1 && g_.cg % cc_ != 0) {
+      // Channel chunks of two widths lay the band out differently: clear the
+      // whole plane so that padding pixels are zero in either layout.
+      zeros->push_back({0, CeilDiv(PlaneBytes(), 4096), 1024, 4096});
+    }
     for (size_t pi = 0; pi < phases_.size(); ++pi) {
       const int64_t po = PhaseOffset(static_cast<int>(pi), kc);
       for (int64_t i = 0; i < k.nimg; ++i) {

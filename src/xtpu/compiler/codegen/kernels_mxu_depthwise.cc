@@ -96,9 +96,7 @@ Status EmitDepthwise(LoweringContext& ctx, const std::string& name, const std::s
       em.Emit(c, isa::Opcode::kVpuBinaryImm, 0,
               {{"op", static_cast<int64_t>(isa::BinOp::kAnd)}, {"dtype", s32}, {"dst", band[s]}, {"a", band[s]},
                {"imm", 0}, {"rows", CeilDiv(band_bytes, 4096)}, {"cols", 1024}, {"ds", 4096}, {"as", 4096}},
-              {.signal = band_free});
-    em.Emit(c, isa::Opcode::kSemAdd, 0, {{"sem", out_free}, {"n", 2}});
-    if (res) em.Emit(c, isa::Opcode::kSemAdd, 0, {{"sem", res_free}, {"n", 2}});
+              {.signal = i0 + s < i1 ? band_free : -1});
     em.Emit(c, isa::Opcode::kVpuNop, 0, {}, {.wait = w_loaded});
     if (bias) em.Emit(c, isa::Opcode::kVpuNop, 0, {}, {.wait = w_loaded});
     // Valid band rows of phase ph for chunk k.
@@ -145,9 +143,9 @@ Status EmitDepthwise(LoweringContext& ctx, const std::string& name, const std::s
         for (const EpilogueOp& e : epilogue)
           if (e.kind == EpilogueOp::kResidual)
             Dma(em, c, 3, true, out_view(e.operand, k), rtile[s], {0, wq * C * 4, C * 4, 4},
-                {.wait = res_free, .signal = res_loaded});
+                {.wait = i - i0 >= 2 ? res_free : -1, .signal = res_loaded});
       em.Emit(c, isa::Opcode::kVpuNop, 0, {}, {.wait = band_loaded});
-      em.Emit(c, isa::Opcode::kVpuNop, 0, {}, {.wait = out_free});
+      if (i - i0 >= 2) em.Emit(c, isa::Opcode::kVpuNop, 0, {}, {.wait = out_free});
       for (int64_t pi = 0; pi < np; ++pi) {
         auto [j0, j1] = valid(k, phases[pi]);
         auto zero = [&](int64_t a, int64_t b) {
@@ -172,15 +170,13 @@ Status EmitDepthwise(LoweringContext& ctx, const std::string& name, const std::s
                   {{"op", static_cast<int64_t>(isa::BinOp::kAdd)}, {"dtype", f32}, {"dst", tile[s]}, {"a", tile[s]},
                    {"b", temp}, {"rows", rows}, {"cols", C}, {"ds", C * 4}, {"as", C * 4}, {"bs", C * 4}});
       }
-      em.Emit(c, isa::Opcode::kVpuNop, 0, {}, {.signal = band_free});
+      const bool more = i + 2 < i1;
+      if (more) em.Emit(c, isa::Opcode::kVpuNop, 0, {}, {.signal = band_free});
       if (res) em.Emit(c, isa::Opcode::kVpuNop, 0, {}, {.wait = res_loaded});
-      EmitEpilogueOps(em, c, epilogue, tile[s], rows, C, C * 4, bv, rtile[s], -1, res ? res_free : -1, out_done);
+      EmitEpilogueOps(em, c, epilogue, tile[s], rows, C, C * 4, bv, rtile[s], -1, res && more ? res_free : -1, out_done);
       if (i + 2 < i1) load(i + 2);
-      Dma(em, c, 2, false, out_view(out, k), tile[s], {0, wq * C * 4, C * 4, 4}, {.wait = out_done, .signal = out_free});
+      Dma(em, c, 2, false, out_view(out, k), tile[s], {0, wq * C * 4, C * 4, 4}, {.wait = out_done, .signal = more ? out_free : -1});
     }
-    em.DrainSem(c, band_free, 2);
-    em.DrainSem(c, out_free, 2);
-    if (res) em.DrainSem(c, res_free, 2);
   }
   return em.EndKernel();
 }

@@ -92,9 +92,13 @@ StatusOr<PreparedGemm> PrepareDot(LoweringContext& ctx, const Instruction& dot, 
                                   const Instruction* rhs_inst) {
   const Shape& ls = lhs_inst->shape;
   const Shape& rs = rhs_inst->shape;
-  const int nb = static_cast<int>(dot.dot_dims.lhs_batch.size());
-  if (ls.rank() != nb + 2 || (rs.rank() != nb + 2 && rs.rank() != 2) ||
-      dot.dot_dims.lhs_contracting != std::vector<int64_t>{nb + 1})
+  // A 2-D rhs may come with the lhs batch dims as free dims (no batch dims).
+  const int nb = static_cast<int>(ls.rank()) - 2;
+  const bool batched_ok = static_cast<int>(dot.dot_dims.lhs_batch.size()) == nb ||
+                          (rs.rank() == 2 && dot.dot_dims.lhs_batch.empty());
+  if (nb < 0 || !batched_ok || (rs.rank() != nb + 2 && rs.rank() != 2) ||
+      dot.dot_dims.lhs_contracting != std::vector<int64_t>{nb + 1} ||
+      dot.dot_dims.rhs_contracting != std::vector<int64_t>{rs.rank() - 2})
     return Unimplemented("dot '{}': not in chip form (lhs [B..., M, K], rhs [B..., K, N] or [K, N])", dot.name);
   for (DType t : {ls.dtype, rs.dtype, dot.shape.dtype})
     if (t != DType::kF32)

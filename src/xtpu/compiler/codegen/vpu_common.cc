@@ -160,6 +160,7 @@ int DmaStrided(ProgramEmitter& em, int core, int engine, bool load, const View& 
   }
   int64_t outer = 1;
   for (const DimMap& d : m) outer *= d.count;
+  if (!em.kernels().empty()) em.mutable_kernels().back().hbm_bytes += hbm.elements() * esz;
   std::vector<int64_t> idx(m.size(), 0);
   for (int64_t o = 0; o < outer; ++o) {
     int64_t ho = hbm.base, vo = vmem;

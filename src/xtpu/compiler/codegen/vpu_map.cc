@@ -220,7 +220,7 @@ void MapEmitter::EmitOp(int core, int unit, const TileOp& op, const Tile& t, int
       const int64_t esz = DTypeBytes(op.dtype);
       em_.Emit(core, isa::Opcode::kXluTranspose, unit,
                {{"dtype", dt}, {"dst", Addr(op.dst, slot)}, {"src", Addr(op.a, slot)}, {"rows", cols},
-                {"cols", t.rows}, {"ds", t.rows == 0 ? esz : cols * esz}, {"ss", t.rows * esz}},
+                {"cols", t.rows}, {"ds", cols * esz}, {"ss", t.rows * esz}},
                sync);
       break;
     }
@@ -295,7 +295,7 @@ Status MapEmitter::EmitCore(int core, const std::vector<Tile>& tiles) {
       em_.DmaLoad(core, load_engine(s), TileView(1 + i, tiles[t], row_[i]), in_addr_[i][s], sync);
     }
   };
-  const int unit = xlu ? 0 : 0;
+  const int unit = 0;  // one VPU; transposes use xlu0 (tile order is kept per unit)
   const isa::Opcode nop = xlu ? isa::Opcode::kXluNop : isa::Opcode::kVpuNop;
   for (int t = 0; t < std::min(n, 2); ++t) emit_load(t);
   for (int t = 0; t < n; ++t) {

@@ -14,10 +14,15 @@
 //    the op defines).
 //  - convolution with lhs (base) dilation -> pad with interior zeros (and
 //    the window padding) + a convolution without.
+//  - gather of whole slices along one axis (x[:, idx]) -> transpose/reshape
+//    of x to a table [V, D], an embedding gather, and reshape/transpose of
+//    its rows to the original result.
 //
 // Softmax, layer normalization and GELU reach the IR as primitive ops already
 // (the ONNX importer expands them: exponential/reduce/divide, reduce/rsqrt,
 // erf/multiply), so nothing composite is left for this pass. logistic stays.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "xtpu/compiler/passes/lowering.h"
@@ -162,12 +167,60 @@ StatusOr<bool> DecomposeConvolutionLhsDilation(Rewriter& rw, Instruction* inst) 
   return rw.ReplaceWithNew(inst, conv);
 }
 
+// A gather that takes whole slices along one axis `a` of x (x[..., idx, ...])
+// -> the embedding form the chip has (chip_form.h): x transposed to put `a`
+// first and reshaped to a table [V, D], an embedding gather [idx..., D], then
+// reshaped and transposed to the original result. Constant tables are
+// rearranged now.
+StatusOr<bool> GatherToEmbedding(Rewriter& rw, Instruction* inst) {
+  Instruction* x = inst->operands[0];
+  Instruction* idx = inst->operands[1];
+  const GatherDims& g = inst->gather_dims;
+  const int64_t rank = x->shape.rank(), nb = idx->shape.rank();
+  if (g.start_index_map.size() != 1 || g.collapsed_slice_dims != g.start_index_map || g.index_vector_dim != nb)
+    return false;
+  const int64_t a = g.start_index_map[0];
+  std::vector<int64_t> perm = {a}, rest_dims;
+  int64_t d_size = 1;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (inst->slice_sizes[d] != (d == a ? 1 : x->shape.dims[d])) return false;
+    if (d == a) continue;
+    perm.push_back(d);
+    rest_dims.push_back(x->shape.dims[d]);
+    d_size *= x->shape.dims[d];
+  }
+  const bool embedding = rank == 2 && a == 0 && g.offset_dims == std::vector<int64_t>{nb};
+  if (embedding) return false;
+  Builder& b = rw.builder();
+  ASSIGN_OR_RETURN(Instruction * xt, MakeTranspose(b, x, perm));
+  ASSIGN_OR_RETURN(Instruction * table, MakeReshape(b, xt, {x->shape.dims[a], d_size}));
+  GatherDims eg;
+  eg.offset_dims = {nb};
+  eg.collapsed_slice_dims = {0};
+  eg.start_index_map = {0};
+  eg.index_vector_dim = nb;
+  ASSIGN_OR_RETURN(Instruction * rows, b.Gather(table, idx, eg, {1, d_size}));
+  std::vector<int64_t> split = idx->shape.dims;
+  split.insert(split.end(), rest_dims.begin(), rest_dims.end());
+  ASSIGN_OR_RETURN(Instruction * r, MakeReshape(b, rows, split));
+  // Result dim i: the k-th offset dim (source nb + k) or the next batch dim.
+  std::vector<int64_t> out_perm;
+  int64_t next_batch = 0;
+  for (int64_t i = 0; i < inst->shape.rank(); ++i) {
+    auto it = std::find(g.offset_dims.begin(), g.offset_dims.end(), i);
+    out_perm.push_back(it != g.offset_dims.end() ? nb + (it - g.offset_dims.begin()) : next_batch++);
+  }
+  ASSIGN_OR_RETURN(Instruction * out, MakeTranspose(b, r, out_perm));
+  return rw.ReplaceWithNew(inst, out);
+}
+
 constexpr RewriteRule kRules[] = {
     {"reduce-window", Opcode::kReduceWindow, DecomposeReduceWindow},
     {"power", Opcode::kPower, DecomposePower},
     {"iota", Opcode::kIota, DecomposeIota},
     {"dynamic-slice", Opcode::kDynamicSlice, DecomposeDynamicSlice},
     {"convolution-lhs-dilation", Opcode::kConvolution, DecomposeConvolutionLhsDilation},
+    {"gather-embedding", Opcode::kGather, GatherToEmbedding},
 };
 
 class Decompose : public Pass {

@@ -64,10 +64,16 @@ class FusedBuilder {
   // The parameter standing for outside value `x` (made on first use).
   StatusOr<Instruction*> Param(Instruction* x) {
     if (auto it = params_.find(x); it != params_.end()) return it->second;
+    ASSIGN_OR_RETURN(Instruction * p, FreshParam(x));
+    params_[x] = p;
+    return p;
+  }
+  // A parameter for `x` of its own, even if `x` has one already (the
+  // operands of an output fusion's dot are parameters 0 and 1 only).
+  StatusOr<Instruction*> FreshParam(Instruction* x) {
     ASSIGN_OR_RETURN(Instruction * p, b_.Parameter(static_cast<int64_t>(operands_.size()), x->shape,
                                                    x->name + ".param"));
     operands_.push_back(x);
-    params_[x] = p;
     return p;
   }
 
@@ -221,8 +227,8 @@ StatusOr<bool> FuseEpilogue(Rewriter& rw, Instruction* mm) {
   Module& module = rw.module();
   FusedBuilder fb(module, "fused_output");
   Builder& b = fb.builder();
-  ASSIGN_OR_RETURN(Instruction * lhs, fb.Param(mm->operands[0]));
-  ASSIGN_OR_RETURN(Instruction * rhs, fb.Param(mm->operands[1]));
+  ASSIGN_OR_RETURN(Instruction * lhs, fb.FreshParam(mm->operands[0]));
+  ASSIGN_OR_RETURN(Instruction * rhs, fb.FreshParam(mm->operands[1]));
   ASSIGN_OR_RETURN(Instruction * value, fb.Copy(mm, {lhs, rhs}));
   const std::vector<int64_t>& dims = mm->shape.dims;
   Instruction* prev = mm;

@@ -14,6 +14,8 @@
 //
 // Convolutions with 3 or more spatial dims are left alone (CheckChipForm
 // reports them). Exact: only data movement is added.
+#include <utility>
+
 #include "xtpu/compiler/passes/lowering.h"
 #include "xtpu/compiler/passes/lowering_util.h"
 
@@ -68,6 +70,8 @@ StatusOr<bool> AssignConvolution(Rewriter& rw, Instruction* conv) {
     window.insert(window.begin(), WindowDim{});
   }
   ASSIGN_OR_RETURN(Instruction * y, b.Convolution(x, k, window, NhwcDims(), conv->feature_group_count));
+  // The NHWC convolution keeps the name (a model output's stays with it).
+  if (!rw.IsEntryOutput(conv)) std::swap(conv->name, y->name);
   if (ns == 1) {
     std::vector<int64_t> dims = y->shape.dims;
     dims.erase(dims.begin() + 1);
@@ -95,6 +99,7 @@ StatusOr<bool> AssignReduceWindow(Rewriter& rw, Instruction* rwin) {
   ASSIGN_OR_RETURN(Instruction * x, MakeTranspose(b, rwin->operands[0], to_nhwc));
   std::vector<WindowDim> window = {w[0], w[2], w[3], w[1]};
   ASSIGN_OR_RETURN(Instruction * y, b.ReduceWindow(x, rwin->operands[1], window, rwin->to_apply));
+  if (!rw.IsEntryOutput(rwin)) std::swap(rwin->name, y->name);
   ASSIGN_OR_RETURN(Instruction * out, MakeTranspose(b, y, to_nchw));
   return rw.ReplaceWithNew(rwin, out);
 }

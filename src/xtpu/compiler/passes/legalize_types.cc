@@ -15,6 +15,8 @@
 // index arithmetic stays far below 2^31.
 #include <limits>
 #include <optional>
+#include <string>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -69,6 +71,17 @@ void LegalizeConstant(Instruction& inst) {
   inst.literal = std::move(now);
 }
 
+// Reduction computations are named by type ("add.s64", builder.h); the
+// name follows the new type when it is free.
+void RenameTyped(const Module& module, Computation& comp) {
+  for (auto [from, to] : {std::pair{".s64", ".s32"}, std::pair{".f16", ".f32"}}) {
+    const std::string& n = comp.name();
+    if (n.size() <= 4 || n.compare(n.size() - 4, 4, from) != 0) continue;
+    std::string renamed = n.substr(0, n.size() - 4) + to;
+    if (module.FindComputation(renamed) == nullptr) comp.set_name(renamed);
+  }
+}
+
 class LegalizeTypes : public Pass {
  public:
   std::string_view name() const override { return "legalize-types"; }
@@ -78,11 +91,14 @@ class LegalizeTypes : public Pass {
       for (const auto& inst : comp->instructions()) RETURN_IF_ERROR(CheckNarrowable(*inst));
     bool changed = false;
     for (const auto& comp : module.computations()) {
+      bool comp_changed = false;
       for (const auto& inst : comp->instructions()) {
         if (!LegalizeShape(inst->shape)) continue;
-        changed = true;
+        comp_changed = true;
         if (inst->opcode == Opcode::kConstant) LegalizeConstant(*inst);
       }
+      if (comp_changed) RenameTyped(module, *comp);
+      changed |= comp_changed;
     }
     return changed;
   }

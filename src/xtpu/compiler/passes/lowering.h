@@ -16,6 +16,10 @@ std::unique_ptr<Pass> CreateLegalizeTypesPass();
 // by 2 or 0.5 -> multiply or sqrt; iota -> constant; dynamic-slice with
 // constant starts -> slice; convolution lhs dilation -> interior padding.
 std::unique_ptr<Pass> CreateDecomposePass();
+// int8_matmul.cc: dot/convolution of dequantized s8/u8 values with constant
+// weights -> s8 x s8 -> s32 product + exact zero-point corrections (then
+// the scales in f32); convert(convert(y, u8), T) -> convert(y, T).
+std::unique_ptr<Pass> CreateInt8MatmulPass();
 // layout_assignment.cc: convolutions (and NCHW reduce-windows) to NHWC/HWIO,
 // with transposes around them; 1-D convolutions become 2-D.
 std::unique_ptr<Pass> CreateLayoutAssignmentPass();

@@ -6,15 +6,18 @@
 //
 // Rules, with T = transpose(x, P) (result dim i is x's dim P[i]):
 //  - transpose(T, Q) -> transpose(x, P∘Q), or x when that is the identity;
-//  - elementwise op(T, ...) -> T'(op(x, ...)) when every other operand of
+//  - a transpose that moves only dims of size 1 -> reshape (same bytes);
+//  - elementwise op(T, ...) -> T(op(x, ...)) when every other operand of
 //    the result's shape is a transpose by the same P, a broadcast (its
-//    dimensions are remapped), a constant (transposed now) or a scalar;
+//    dimensions are remapped), a constant (transposed now), a scalar, a
+//    value that already has a transpose by P's inverse (reused), or a model
+//    input (transposed at the input);
 //  - reduce(T, dims) -> reduce(x, P[dims]), then a transpose of what is
 //    left if its order changed;
 //  - pad, slice, reverse, reduce-window of T -> the op on x with its
 //    per-dim attributes permuted, then T; concatenate likewise when every
-//    operand is a transpose by P;
-//  - broadcast(T, dims) -> broadcast(x, dims') when dims' stays increasing.
+//    operand is a transpose by P.
+// (A broadcast cannot take a transpose in: its dims would have to permute.)
 // A transpose is only moved when every reader of it can take it (so moving
 // one never leaves a copy behind for another reader). Repeats to a fixed
 // point (capped). Exact: values are only moved, never recomputed.
@@ -60,6 +63,18 @@ StatusOr<Instruction*> UntransposeBroadcast(Builder& b, Instruction* bc, const s
   return b.Broadcast(y, out_dims, dims);
 }
 
+// A transpose whose dims of size > 1 keep their order (e.g. [128,1,768] ->
+// [1,128,768]) moves no element.
+bool MovesOnlyUnitDims(const Instruction& t) {
+  int64_t last = -1;
+  for (size_t i = 0; i < t.dimensions.size(); ++i) {
+    if (t.shape.dims[i] == 1) continue;
+    if (t.dimensions[i] < last) return false;
+    last = t.dimensions[i];
+  }
+  return true;
+}
+
 class Sinker {
  public:
   explicit Sinker(Rewriter& rw) : rw_(rw), b_(rw.builder()) {}
@@ -74,7 +89,6 @@ class Sinker {
       case Opcode::kReverse:
       case Opcode::kReduceWindow: return PerDim(inst);
       case Opcode::kConcatenate: return Concatenate(inst);
-      case Opcode::kBroadcast: return Broadcast(inst);
       default: return false;
     }
   }
@@ -92,8 +106,7 @@ class Sinker {
         case Opcode::kSlice:
         case Opcode::kReverse:
         case Opcode::kReduceWindow:
-        case Opcode::kConcatenate:
-        case Opcode::kBroadcast: continue;
+        case Opcode::kConcatenate: continue;
         default: return false;
       }
     }
@@ -106,11 +119,32 @@ class Sinker {
     return IsTranspose(t) && AllReadersSink(t) ? t : nullptr;
   }
 
+  // Replaces `inst` by transpose(moved): `moved` (the op now before the
+  // transpose) keeps inst's name, unless inst is a model output, whose name
+  // stays with the value the output reads.
+  StatusOr<bool> ReplaceByMoved(Instruction* inst, Instruction* moved, const std::vector<int64_t>& perm) {
+    ASSIGN_OR_RETURN(Instruction * t, MakeTranspose(b_, moved, perm));
+    if (t != moved && !rw_.IsEntryOutput(inst)) std::swap(inst->name, moved->name);
+    return rw_.ReplaceWithNew(inst, t);
+  }
+
+  // An existing transpose of `o` by the inverse of `p` (e.g. a residual
+  // input that also feeds a convolution), or null.
+  Instruction* InverseOf(Instruction* o, const std::vector<int64_t>& p) {
+    std::vector<int64_t> inv = InversePermutation(p);
+    for (Instruction* u : rw_.Users(o))
+      if (IsTranspose(u) && u->dimensions == inv && !rw_.IsUnused(u)) return u;
+    return nullptr;
+  }
+
   StatusOr<bool> Compose(Instruction* inst) {
     Instruction* t = inst->operands[0];
     if (!IsTranspose(t)) {
       if (IsIdentityPermutation(inst->dimensions)) return rw_.Replace(inst, t);
-      return false;
+      if (!MovesOnlyUnitDims(*inst)) return false;
+      // The same bytes in the same order: a reshape (free), not a transpose.
+      ASSIGN_OR_RETURN(Instruction * r, b_.Reshape(t, inst->shape.dims));
+      return rw_.ReplaceWithNew(inst, r);
     }
     ASSIGN_OR_RETURN(Instruction * r, MakeTranspose(b_, t->operands[0], ComposePermutations(t->dimensions, inst->dimensions)));
     if (r == t->operands[0]) return rw_.Replace(inst, r);
@@ -137,6 +171,12 @@ class Sinker {
         ASSIGN_OR_RETURN(Instruction * bc, UntransposeBroadcast(b_, o, p));
         if (!bc) return false;
         ops.push_back(bc);
+      } else if (Instruction* inv = InverseOf(o, p)) {
+        ops.push_back(inv);
+      } else if (o->opcode == Opcode::kParameter) {
+        // A model input: its transpose sits at the inputs.
+        ASSIGN_OR_RETURN(Instruction * t, b_.Transpose(o, InversePermutation(p)));
+        ops.push_back(t);
       } else {
         return false;
       }
@@ -146,8 +186,7 @@ class Sinker {
     copy->name.clear();
     copy->shape.dims = Scatter(dims, p);
     ASSIGN_OR_RETURN(Instruction * moved, b_.Add(std::move(copy)));
-    ASSIGN_OR_RETURN(Instruction * t, b_.Transpose(moved, p));
-    return rw_.ReplaceWithNew(inst, t);
+    return ReplaceByMoved(inst, moved, p);
   }
 
   StatusOr<bool> Reduce(Instruction* inst) {
@@ -169,8 +208,7 @@ class Sinker {
       if (std::find(inst->dimensions.begin(), inst->dimensions.end(), i) != inst->dimensions.end()) continue;
       back.push_back(std::find(kept_x.begin(), kept_x.end(), p[i]) - kept_x.begin());
     }
-    ASSIGN_OR_RETURN(Instruction * out, MakeTranspose(b_, r, back));
-    return rw_.ReplaceWithNew(inst, out);
+    return ReplaceByMoved(inst, r, back);
   }
 
   StatusOr<bool> PerDim(Instruction* inst) {
@@ -199,8 +237,7 @@ class Sinker {
     }
     copy->shape.dims = Scatter(inst->shape.dims, p);
     ASSIGN_OR_RETURN(Instruction * moved, b_.Add(std::move(copy)));
-    ASSIGN_OR_RETURN(Instruction * out, b_.Transpose(moved, p));
-    return rw_.ReplaceWithNew(inst, out);
+    return ReplaceByMoved(inst, moved, p);
   }
 
   StatusOr<bool> Concatenate(Instruction* inst) {
@@ -214,19 +251,7 @@ class Sinker {
       ops.push_back(t->operands[0]);
     }
     ASSIGN_OR_RETURN(Instruction * c, b_.Concatenate(ops, p[inst->dimensions[0]]));
-    ASSIGN_OR_RETURN(Instruction * out, b_.Transpose(c, p));
-    return rw_.ReplaceWithNew(inst, out);
-  }
-
-  StatusOr<bool> Broadcast(Instruction* inst) {
-    Instruction* t = Movable(inst, 0);
-    if (!t) return false;
-    // Operand dim i of the broadcast is x's dim p[i]; it maps to result dim
-    // dims[i], so x's dim p[i] maps there.
-    std::vector<int64_t> dims = Scatter(inst->dimensions, t->dimensions);
-    if (!std::is_sorted(dims.begin(), dims.end())) return false;
-    ASSIGN_OR_RETURN(Instruction * bc, b_.Broadcast(t->operands[0], inst->shape.dims, dims));
-    return rw_.ReplaceWithNew(inst, bc);
+    return ReplaceByMoved(inst, c, p);
   }
 
   Rewriter& rw_;

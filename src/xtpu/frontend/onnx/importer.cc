@@ -214,6 +214,9 @@ Status GraphImporter::ImportNode(const onnx::NodeProto& node, int index) {
   for (int i = 0; i < node.input_size(); ++i)
     if (ctx.has_input(i) && !ctx.InputConstant(i)) all_const = false;
   bool needs_fold = false, small = true;
+  // Dequantized weights stay (convert - zero point) * scale, so that the
+  // compiler's int8-matmul pass finds the s8 values behind them.
+  if (node.op_type() == "DequantizeLinear") all_const = false;
   std::vector<Instruction*> fold_outs;
   for (int i = 0; i < node.output_size(); ++i) {
     if (!outs[i]) continue;

@@ -260,15 +260,8 @@ StatusOr<Instruction*> AddChannelBias(ImportContext& ctx, Instruction* y, int bi
   return ctx.b().Binary(Opcode::kAdd, y, bb);
 }
 
-// Conv, or with `integer` ConvInteger: int32 convolution of x - x_zero_point
-// and w - w_zero_point (inputs 2 and 3), without bias.
-Status ConvImpl(ImportContext& ctx, bool integer) {
-  ASSIGN_OR_RETURN(Instruction * x, ctx.Input(0));
-  ASSIGN_OR_RETURN(Instruction * w, ctx.Input(1));
-  if (integer) {
-    ASSIGN_OR_RETURN(x, CenteredS32(ctx, x, 2, "x"));
-    ASSIGN_OR_RETURN(w, CenteredS32(ctx, w, 3, "w"));
-  }
+// The convolution of x and w with the node's window attributes (no bias).
+StatusOr<Instruction*> ConvOf(ImportContext& ctx, Instruction* x, Instruction* w) {
   int64_t r = x->shape.rank();
   if (r < 3 || w->shape.rank() != r)
     return ctx.Error("expects input and weights of equal rank >= 3, got {} and {}", x->shape.ToString(), w->shape.ToString());
@@ -287,8 +280,68 @@ Status ConvImpl(ImportContext& ctx, bool integer) {
     win[i].pad_lo = wa.pads[i];
     win[i].pad_hi = wa.pads[i + nsp];
   }
-  ASSIGN_OR_RETURN(Instruction * y, ctx.b().Convolution(x, w, win, NchwConvDims(nsp), group));
+  return ctx.b().Convolution(x, w, win, NchwConvDims(nsp), group);
+}
+
+// Conv, or with `integer` ConvInteger: int32 convolution of x - x_zero_point
+// and w - w_zero_point (inputs 2 and 3), without bias.
+Status ConvImpl(ImportContext& ctx, bool integer) {
+  ASSIGN_OR_RETURN(Instruction * x, ctx.Input(0));
+  ASSIGN_OR_RETURN(Instruction * w, ctx.Input(1));
+  if (integer) {
+    ASSIGN_OR_RETURN(x, CenteredS32(ctx, x, 2, "x"));
+    ASSIGN_OR_RETURN(w, CenteredS32(ctx, w, 3, "w"));
+  }
+  ASSIGN_OR_RETURN(Instruction * y, ConvOf(ctx, x, w));
   if (!integer) { ASSIGN_OR_RETURN(y, AddChannelBias(ctx, y, 2)); }
+  ctx.SetOutput(0, y);
+  return OkStatus();
+}
+
+// y = saturate(round((conv(x - x_zp, w - w_zp) + B) * (x_scale * w_scale / y_scale)) + y_zp),
+// the accumulator in int32 and the scaling in float32 as QLinearMatMul;
+// w_scale may be per output channel, zero points are scalars.
+Status QLinearConv(ImportContext& ctx) {
+  ASSIGN_OR_RETURN(Instruction * x, ctx.Input(0));
+  ASSIGN_OR_RETURN(Instruction * w, ctx.Input(3));
+  ASSIGN_OR_RETURN(Instruction * yzp, ctx.Input(7));
+  DType out = yzp->shape.dtype;
+  if (out != DType::kU8 && out != DType::kS8) return ctx.Error("y_zero_point must be uint8 or int8");
+  ASSIGN_OR_RETURN(x, CenteredS32(ctx, x, 2, "x"));
+  ASSIGN_OR_RETURN(w, CenteredS32(ctx, w, 5, "w"));
+  ASSIGN_OR_RETURN(Instruction * acc, ConvOf(ctx, x, w));
+  const std::vector<int64_t>& dims = acc->shape.dims;
+  if (ctx.has_input(8)) {
+    ASSIGN_OR_RETURN(Instruction * bias, ctx.Input(8));
+    if (bias->shape.dtype != DType::kS32 || bias->shape.rank() != 1 || bias->shape.dims[0] != dims[1])
+      return ctx.Error("B {} must be int32 [{}]", bias->shape.ToString(), dims[1]);
+    ASSIGN_OR_RETURN(bias, ctx.b().Broadcast(bias, dims, {1}));
+    ASSIGN_OR_RETURN(acc, ctx.b().Binary(Opcode::kAdd, acc, bias));
+  }
+  ASSIGN_OR_RETURN(Instruction * xs, ScalarParam(ctx, 1, "x_scale"));
+  ASSIGN_OR_RETURN(Instruction * ws, ctx.Input(4));
+  ASSIGN_OR_RETURN(ws, ctx.Convert(ws, DType::kF32));
+  if (ws->shape.num_elements() == 1) {
+    ASSIGN_OR_RETURN(ws, ctx.Reshape(ws, {}));
+  } else if (ws->shape.rank() != 1 || ws->shape.dims[0] != dims[1]) {
+    return ctx.Error("w_scale {} must be a scalar or one value per output channel ({})", ws->shape.ToString(), dims[1]);
+  }
+  ASSIGN_OR_RETURN(Instruction * ys, ScalarParam(ctx, 6, "y_scale"));
+  ASSIGN_OR_RETURN(Instruction * zf, ScalarParam(ctx, 7, "y_zero_point"));
+  ASSIGN_OR_RETURN(Instruction * xsb, ctx.b().Broadcast(xs, ws->shape.dims, {}));
+  ASSIGN_OR_RETURN(Instruction * ysb, ctx.b().Broadcast(ys, ws->shape.dims, {}));
+  ASSIGN_OR_RETURN(Instruction * k, ctx.b().Binary(Opcode::kMultiply, xsb, ws));
+  ASSIGN_OR_RETURN(k, ctx.b().Binary(Opcode::kDivide, k, ysb));
+  ASSIGN_OR_RETURN(k, ctx.b().Broadcast(k, dims, k->shape.rank() == 1 ? std::vector<int64_t>{1} : std::vector<int64_t>{}));
+  ASSIGN_OR_RETURN(Instruction * f, ctx.Convert(acc, DType::kF32));
+  ASSIGN_OR_RETURN(zf, ctx.b().Broadcast(zf, dims, {}));
+  ASSIGN_OR_RETURN(f, ctx.b().Binary(Opcode::kMultiply, f, k));
+  ASSIGN_OR_RETURN(f, ctx.b().Unary(Opcode::kRoundNearestEven, f));
+  ASSIGN_OR_RETURN(f, ctx.b().Binary(Opcode::kAdd, f, zf));
+  ASSIGN_OR_RETURN(Instruction * lo, ctx.FullLike(f, out == DType::kU8 ? 0 : -128));
+  ASSIGN_OR_RETURN(Instruction * hi, ctx.FullLike(f, out == DType::kU8 ? 255 : 127));
+  ASSIGN_OR_RETURN(f, ctx.b().Clamp(lo, f, hi));
+  ASSIGN_OR_RETURN(Instruction * y, ctx.Convert(f, out));
   ctx.SetOutput(0, y);
   return OkStatus();
 }
@@ -502,6 +555,7 @@ void RegisterNnOps(OpTable& t) {
   t["Gemm"] = Gemm;
   t["Conv"] = Conv;
   t["ConvInteger"] = ConvInteger;
+  t["QLinearConv"] = QLinearConv;
   t["ConvTranspose"] = ConvTranspose;
   t["MaxPool"] = Pool(true);
   t["AveragePool"] = Pool(false);

@@ -1,0 +1,135 @@
+// Planning of the GEMM engine (mxu_gemm.h): column groups, the MXU grid,
+// row chunks, the split over cores, and the constant weight panels.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+
+#include "xtpu/compiler/codegen/mxu_plan.h"
+
+namespace xtpu::codegen::mxu {
+namespace {
+
+// Bytes of VMEM a plan needs besides the LHS buffers.
+int64_t FixedVmem(const Plan& p, int planes, int64_t kw, bool const_w, bool res, int64_t bias_bytes) {
+  int64_t v = p.slots * planes * kw * p.ng * 2;
+  if (!const_w) v += kw * p.ng * 4 * (planes > 1 ? 2 : 1);
+  const int64_t out = p.pm * p.ms_max * p.ng * 4;
+  v += 2 * out * (res ? 2 : 1) + bias_bytes + 16 * 1024;
+  return v;
+}
+
+}  // namespace
+
+Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
+  ProgramEmitter& em = ctx.em();
+  const ChipConfig& chip = ctx.chip();
+  GemmSource& src = const_cast<GemmSource&>(*job.source);
+  if (MxuRate(chip, DType::kBF16) <= 0)
+    return Unimplemented("'{}': chip '{}' has no bf16 matrix unit (mxu.bf16_rate = 0); float matmuls need one",
+                         job.name, chip.name);
+  const int passes = ctx.precision_passes();
+  const int planes = PrecisionPlanes(passes);
+  const int64_t R = AccumulatorRows(chip), T = chip.mxu.cols;
+  const int mxus = em.Mxus(), cores = em.Cores();
+  // The kernel owns the core's VMEM; keep a little for alignment.
+  const int64_t V = em.VmemBytes() - 64 * 1024;
+  const int64_t B = src.Batches(), N = src.N(), Kw = src.WeightRows();
+  const bool const_w = src.ConstantWeights();
+  bool res = false;
+  int64_t bias_bytes = 0;
+  for (const EpilogueOp& e : job.epilogue) {
+    res |= e.kind == EpilogueOp::kResidual;
+    if (e.kind == EpilogueOp::kBias) bias_bytes = B * N * 4;
+  }
+  if (N <= 0 || Kw <= 0) return Error("'{}': empty matmul", job.name);
+  const int64_t nt = CeilDiv(N, T);
+  const int64_t per_col = planes * Kw * 2 + (const_w ? 0 : Kw * 4 * (planes > 1 ? 2 : 1));
+  const int64_t wbudget = em.VmemBytes() / 2;
+  auto make = [&](int64_t ng_tiles) -> std::optional<Plan> {
+    Plan p;
+    p.ng = std::min(N, ng_tiles * T);
+    p.groups = CeilDiv(N, p.ng);
+    p.tg = CeilDiv(p.ng, T);
+    p.pn = static_cast<int>(std::min<int64_t>(mxus, p.tg));
+    p.pm = std::max(1, mxus / p.pn);
+    p.tpm = CeilDiv(p.tg, p.pn);
+    p.ms_max = R / p.tpm;
+    p.slots = (B * p.groups > 1 && 2 * p.ng * per_col <= wbudget) ? 2 : 1;
+    for (int64_t ms = p.ms_max; ms >= 8; ms /= 2) {
+      p.ms_max = ms;
+      int64_t fixed = FixedVmem(p, planes, Kw, const_w, res, bias_bytes);
+      if (fixed >= V) continue;
+      if (src.Plan(p.pm * ms, V - fixed, planes)) return p;
+    }
+    return std::nullopt;
+  };
+  int64_t ng_tiles = std::min(nt, wbudget / std::max<int64_t>(1, per_col * T));
+  if (ng_tiles < nt && ng_tiles > mxus) ng_tiles = ng_tiles / mxus * mxus;  // balanced MXU columns
+  if (ng_tiles < 1)
+    return Unimplemented("'{}': a {}-row weight panel of one {}-column tile does not fit in VMEM ({} bytes budget)",
+                         job.name, Kw, T, wbudget);
+  // Candidates: widest groups (rows split over cores), and groups narrow
+  // enough to give every core columns.
+  std::vector<Plan> cands;
+  const int64_t wtotal = B * Kw * N * 2 * planes;
+  if (auto p = make(ng_tiles)) {
+    p->split_cols = false;
+    int64_t chunks = B * src.NumChunks();
+    p->traffic = wtotal * std::min<int64_t>(cores, chunks) + B * src.LhsBytes() * p->groups;
+    if (chunks < cores) p->traffic *= 2;  // idle cores
+    cands.push_back(*p);
+    if (cores > 1 && B * p->groups >= cores) {
+      Plan q = *p;
+      q.split_cols = true;
+      q.traffic = wtotal + B * src.LhsBytes() * q.groups;
+      if (B * q.groups % cores != 0) q.traffic += q.traffic / 4;  // imbalance
+      cands.push_back(q);
+    }
+  }
+  if (cores > 1 && B * CeilDiv(nt, ng_tiles) < cores && nt >= cores) {
+    if (auto p = make(CeilDiv(nt, cores))) {
+      p->split_cols = true;
+      p->traffic = wtotal + B * src.LhsBytes() * p->groups;
+      cands.push_back(*p);
+    }
+  }
+  if (cands.empty())
+    return Unimplemented("'{}': no tiling of this matmul fits in VMEM ({} bytes per core)", job.name, V);
+  Plan best = cands[0];
+  for (const Plan& p : cands)
+    if (p.traffic < best.traffic) best = p;
+  // Re-plan the source for the chosen plan (the last make() call may differ).
+  {
+    int64_t fixed = FixedVmem(best, planes, Kw, const_w, res, bias_bytes);
+    if (!src.Plan(best.pm * best.ms_max, V - fixed, planes))
+      return Error("internal: '{}': replanning failed", job.name);
+  }
+  // Constant weights: the panels in the order the kernel loads them.
+  View panel;
+  if (const_w) {
+    const int64_t ng = best.ng;
+    Literal lit(Shape(DType::kBF16, {B * best.groups * planes * Kw * ng}));
+    uint16_t* d = lit.data<uint16_t>();
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t g = 0; g < best.groups; ++g)
+        for (int64_t r = 0; r < Kw; ++r)
+          for (int64_t j = 0; j < ng; ++j) {
+            int64_t col = g * ng + j;
+            uint16_t sp[3] = {0, 0, 0};
+            if (col < N) SplitBf16(src.Weight(b, r, col), planes, sp);
+            for (int p = 0; p < planes; ++p) d[(((b * best.groups + g) * planes + p) * Kw + r) * ng + j] = sp[p];
+          }
+    ASSIGN_OR_RETURN(panel, ctx.AddConstant(job.name + ".weights." + std::to_string(passes), lit));
+  }
+  if (std::getenv("XTPU_MXU_DEBUG"))
+    std::fprintf(stderr, "mxu plan %s: ng=%lld groups=%lld grid=%dx%d tpm=%lld ms=%lld slots=%d split_cols=%d chunks=%lld kchunks=%lld traffic=%lld\n",
+                 job.name.c_str(), (long long)best.ng, (long long)best.groups, best.pm, best.pn, (long long)best.tpm,
+                 (long long)best.ms_max, best.slots, best.split_cols ? 1 : 0, (long long)src.NumChunks(),
+                 (long long)src.NumKChunks(), (long long)best.traffic);
+  em.BeginKernel(job.name, job.op);
+  RETURN_IF_ERROR(EmitGemmBody(ctx, job, best, panel));
+  return em.EndKernel();
+}
+
+}  // namespace xtpu::codegen::mxu
