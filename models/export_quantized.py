@@ -6,6 +6,12 @@ For each model NAME this writes, into the output directory:
   NAME.inputs.npz    the example inputs, keyed by ONNX input name
   NAME.expected.npz  the outputs, keyed by output name, computed here in numpy
                      from the ONNX operator definitions (not by any runtime)
+  NAME.expected_int8.npz  (QDQ models) the outputs with each MatMul/Conv run
+                     as int8 hardware runs it: the exact int32 product of the
+                     quantized values, converted to float32 and scaled once by
+                     float32(x_scale * w_scale) -- what the compiler's
+                     int8-matmul pass makes of the float definition (see
+                     docs/numerics.md, "The int8 path")
 
 Models (weights s8 symmetric, activations u8 with nonzero zero points):
   qdq_mlp        QuantizeLinear/DequantizeLinear around two MatMuls (per-column
@@ -100,6 +106,21 @@ def requantize(acc, k, zp):
     return np.clip(f, info.min, info.max).astype(zp.dtype)
 
 
+def int_matmul(q, zp, w):
+    """Exact integer (q - zp) @ w in int64."""
+    return (q.astype(np.int64) - int(zp)) @ w.astype(np.int64)
+
+
+def int_scaled(acc, x_scale, w_scale, axis):
+    """float32(acc) * float32(x_scale * w_scale), w_scale per tensor or per index along `axis` of acc."""
+    s = (F32(x_scale) * np.asarray(w_scale, dtype=F32)).astype(F32)
+    if s.ndim == 1:
+        shape = [1] * acc.ndim
+        shape[axis] = -1
+        s = s.reshape(shape)
+    return (acc.astype(F32) * s).astype(F32)
+
+
 # ---- model building ----
 
 class Graph:
@@ -169,7 +190,14 @@ def make_qdq_mlp(rng):
     r = dequantize(quantize(r, sh, zh), sh, zh)
     r = matmul_f(r, dequantize(w2, s2, np.int8(0)))
     y = dequantize(quantize(r, sy, zy), sy, zy)
-    return g.model("qdq_mlp", [("x", x)], [("y", y)]), {"x": x}, {"y": y}
+    # int8 semantics: exact integer products, scaled once.
+    xq = quantize(x, sx, zx)
+    r = int_scaled(int_matmul(xq, zx, w1), sx, s1, axis=1) + b1
+    r = np.maximum(r, F32(0))
+    hq = quantize(r, sh, zh)
+    r = int_scaled(int_matmul(hq, zh, w2), sh, s2, axis=1)
+    y8 = dequantize(quantize(r, sy, zy), sy, zy)
+    return g.model("qdq_mlp", [("x", x)], [("y", y)]), {"x": x}, {"y": y}, {"y": y8}
 
 
 def make_qdq_cnn(rng):
@@ -209,7 +237,15 @@ def make_qdq_cnn(rng):
     r = dequantize(quantize(r, sh, zh), sh, zh)
     r = conv_ref(r, w2, s2, b2, bs2)
     y = dequantize(quantize(r, sy, zy), sy, zy)
-    return g.model("qdq_cnn", [("x", x)], [("y", y)]), {"x": x}, {"y": y}
+    # int8 semantics.
+    bf1 = dequantize(b1, bs1, np.zeros(c1, np.int32), axis=0).reshape(1, -1, 1, 1)
+    bf2 = dequantize(b2, bs2, np.zeros(c2, np.int32), axis=0).reshape(1, -1, 1, 1)
+    xq = quantize(x, sx, zx)
+    r = np.maximum(int_scaled(conv(xq.astype(np.int64) - int(zx), w1, 1, 1, np.int64), sx, s1, axis=1) + bf1, F32(0))
+    hq = quantize(r, sh, zh)
+    r = int_scaled(conv(hq.astype(np.int64) - int(zh), w2, 1, 1, np.int64), sh, s2, axis=1) + bf2
+    y8 = dequantize(quantize(r, sy, zy), sy, zy)
+    return g.model("qdq_cnn", [("x", x)], [("y", y)]), {"x": x}, {"y": y}, {"y": y8}
 
 
 def make_qlinear_matmul(rng):
@@ -231,7 +267,7 @@ def make_qlinear_matmul(rng):
     q = quantize(x, sx, zx)
     hr = requantize((q.astype(np.int64) - int(zx)) @ w1.astype(np.int64), F32(sx * sw1) / sh, zh)
     y = requantize((hr.astype(np.int64) - int(zh)) @ w2.astype(np.int64), F32(sh * sw2) / sy, zy)
-    return g.model("qlinear_matmul", [("x", x)], [("y", y)]), {"x": x}, {"y": y}
+    return g.model("qlinear_matmul", [("x", x)], [("y", y)]), {"x": x}, {"y": y}, None
 
 
 def make_qlinear_conv(rng):
@@ -257,7 +293,7 @@ def make_qlinear_conv(rng):
     acc = conv(q.astype(np.int64) - int(zx), w1, 1, 1, np.int64) + b1.reshape(1, -1, 1, 1)
     hr = requantize(acc, (sx * sw1).astype(F32) / sh, zh)
     y = requantize(conv(hr.astype(np.int64) - int(zh), w2, 2, 1, np.int64), F32(sh * sw2) / sy, zy)
-    return g.model("qlinear_conv", [("x", x)], [("y", y)]), {"x": x}, {"y": y}
+    return g.model("qlinear_conv", [("x", x)], [("y", y)]), {"x": x}, {"y": y}, None
 
 
 MAKERS = {"qdq_mlp": make_qdq_mlp, "qdq_cnn": make_qdq_cnn, "qlinear_matmul": make_qlinear_matmul,
@@ -276,11 +312,13 @@ def main():
     for i, name in enumerate(MODELS):
         if name not in a.models:
             continue
-        model, inputs, expected = MAKERS[name](np.random.default_rng(1000 + i))
+        model, inputs, expected, expected_int8 = MAKERS[name](np.random.default_rng(1000 + i))
         stem = os.path.join(a.outdir, name)
         onnx.save(model, stem + ".onnx")
         np.savez(stem + ".inputs.npz", **inputs)
         np.savez(stem + ".expected.npz", **expected)
+        if expected_int8 is not None:
+            np.savez(stem + ".expected_int8.npz", **expected_int8)
         print(f"wrote {stem}.onnx")
 
 

@@ -52,12 +52,8 @@ def run(cmd, timeout):
 
 
 def param_count(name):
-    import torch
-    import torchvision.models as tvm
-    torch.manual_seed(0)
-    kwargs = {"init_weights": True} if name in ("inception_v3", "googlenet") else {}
-    model = tvm.get_model(name, weights=None, **kwargs)
-    return sum(p.numel() for p in model.parameters())
+    import export
+    return sum(p.numel() for p in export.torchvision_model(name).parameters())
 
 
 def survey(name, a):
@@ -69,7 +65,7 @@ def survey(name, a):
         r["note"] = f"export took > {a.export_timeout} s"
         return r
     if "export: skipped" in out:
-        r["note"] = "not exported: " + out.split(f"export: skipped tv:{name}:", 1)[1].strip().splitlines()[0]
+        r["note"] = "skipped: " + out.split(f"export: skipped tv:{name}:", 1)[1].strip().splitlines()[0]
         return r
     if code != 0:
         r["note"] = "export failed: " + first_line(out).replace(f"export: FAILED tv:{name}: ", "")

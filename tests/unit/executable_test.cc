@@ -5,13 +5,12 @@
 #include "xtpu/runtime/executable.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <utility>
-
-#include <zlib.h>
 
 #include "xtpu/chip/chip.h"
 #include "xtpu/isa/assembly.h"
@@ -208,9 +207,12 @@ TEST(Executable, EveryFlippedBitIsAnError) {
     b[i] ^= static_cast<char>(1 << (i % 8));
     std::string msg = Load(b);
     ASSERT_NE(msg, "OK") << i;
-    if (i < 8) EXPECT_NE(msg.find("not an xtpu executable"), std::string::npos) << msg;
-    else if (i < 12) EXPECT_NE(msg.find("format"), std::string::npos) << msg;
-    else EXPECT_NE(msg.find("CRC mismatch"), std::string::npos) << msg;
+    if (i < 8)
+      EXPECT_NE(msg.find("not an xtpu executable"), std::string::npos) << msg;
+    else if (i < 12)
+      EXPECT_NE(msg.find("format"), std::string::npos) << msg;
+    else
+      EXPECT_NE(msg.find("CRC mismatch"), std::string::npos) << msg;
   }
 }
 
@@ -360,31 +362,46 @@ TEST(Executable, FieldErrors) {
             "executable: constant 'w' has 100 bytes, its buffer 'w' needs 16");
   EXPECT_EQ(err([](Executable& e) { e.constants[0].buffer = "nope"; }),
             "executable: constant 'nope': its buffer is not in the program");
-  EXPECT_EQ(err([](Executable& e) { e.constants.push_back(e.constants[0]); }), "executable: constant 'w' appears twice");
-  EXPECT_EQ(err([](Executable& e) { e.constants[0] = {"x", std::string(24, 'a')}; }),
+  EXPECT_EQ(err([](Executable& e) { e.constants.push_back(e.constants[0]); }),
+            "executable: constant 'w' appears twice");
+  EXPECT_EQ(err([](Executable& e) {
+              e.constants[0] = {"x", std::string(24, 'a')};
+            }),
             "executable: buffer 'x' is both a constant and input 'input_ids'");
   EXPECT_EQ(err([](Executable& e) { e.constants[0].buffer = ""; }), "executable: constant 0 buffer name is empty");
   EXPECT_EQ(err([](Executable& e) { e.inputs[0].buffer = "q"; }),
             "executable: input 'input_ids': buffer 'q' is not in the program");
-  EXPECT_EQ(err([](Executable& e) { e.outputs[0].buffer = "v"; }), "executable: output 'logits': buffer 'v' is in VMEM, not HBM");
-  EXPECT_EQ(err([](Executable& e) { e.inputs[0].dims = {3, 2}; }),
+  EXPECT_EQ(err([](Executable& e) { e.outputs[0].buffer = "v"; }),
+            "executable: output 'logits': buffer 'v' is in VMEM, not HBM");
+  EXPECT_EQ(err([](Executable& e) {
+              e.inputs[0].dims = {3, 2};
+            }),
             "executable: input 'input_ids': dims [3,2] differ from buffer 'x' dims [2,3]");
-  EXPECT_EQ(err([](Executable& e) { e.inputs[0].dims = {2, -3}; }),
+  EXPECT_EQ(err([](Executable& e) {
+              e.inputs[0].dims = {2, -3};
+            }),
             "executable: input 'input_ids': negative dimension -3 in [2,-3]");
-  EXPECT_EQ(err([](Executable& e) { e.inputs[0].dims = {1 << 30, 1 << 30, 1 << 30}; }),
+  EXPECT_EQ(err([](Executable& e) {
+              e.inputs[0].dims = {1 << 30, 1 << 30, 1 << 30};
+            }),
             "executable: input 'input_ids': dims [1073741824,1073741824,1073741824] have too many elements");
   EXPECT_EQ(err([](Executable& e) { e.inputs[0].chip_dtype = DType::kF32; }),
             "executable: input 'input_ids': chip_dtype f32 differs from buffer 'x' dtype s32");
   EXPECT_EQ(err([](Executable& e) { e.inputs[0].model_dtype = static_cast<DType>(42); }),
             "executable: input 'input_ids': model_dtype <invalid dtype 42> is not valid");
-  EXPECT_EQ(err([](Executable& e) { e.outputs.push_back({"logits", DType::kF32, {4}, "w", DType::kF32}); }),
+  EXPECT_EQ(err([](Executable& e) {
+              e.outputs.push_back({"logits", DType::kF32, {4}, "w", DType::kF32});
+            }),
             "executable: output 'logits' appears twice");
-  EXPECT_EQ(err([](Executable& e) { e.outputs.push_back({"copy", DType::kF32, {2, 3}, "y", DType::kF32}); }),
+  EXPECT_EQ(err([](Executable& e) {
+              e.outputs.push_back({"copy", DType::kF32, {2, 3}, "y", DType::kF32});
+            }),
             "executable: outputs 'logits' and 'copy' share buffer 'y'");
   EXPECT_EQ(err([](Executable& e) { e.outputs[0].name = ""; }), "executable: output 0 name is empty");
-  EXPECT_EQ(err([](Executable& e) { e.outputs[0].name = std::string(4096, 'n'); }),
-            "executable: output 0 name 'nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn...' is 4096 bytes "
-            "long (at most 4095)");
+  EXPECT_EQ(
+      err([](Executable& e) { e.outputs[0].name = std::string(4096, 'n'); }),
+      "executable: output 0 name 'nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn...' is 4096 bytes "
+      "long (at most 4095)");
   EXPECT_EQ(err([](Executable& e) { e.inputs[0].name = "a\nb"; }), "OK");  // names are bytes
   EXPECT_EQ(err([](Executable& e) {
               e.inputs[0].name = "a\nb";
@@ -415,6 +432,8 @@ TEST(Executable, FieldErrors) {
             "executable: chip_toml:1: non-ASCII byte 0xc8 outside a string or comment");
   EXPECT_EQ(err([](Executable& e) { e.chip_toml = "x = 1\ns = \"\"\"\\\n\xc2\xa7\"\"\"\n" + e.chip_toml; }),
             "executable: chip_toml:3: non-ASCII byte 0xc2 in a multi-line string");
+  EXPECT_EQ(err([](Executable& e) { e.program.buffers[3].name = "v-1"; }),
+            "executable: program: program binary: buffer 3 has an invalid name");
   // The program must fit the chip: edge has one core and 2 GiB of HBM.
   EXPECT_EQ(err([](Executable& e) {
               e.program = Assembled(".core 1\nhalt\n");

@@ -190,6 +190,7 @@ Status CheckInstruction(const Computation& entry, const Instruction& i) {
     case Opcode::kConvolution: return CheckConvolution(i);
     case Opcode::kGather: return CheckGather(i);
     case Opcode::kFusion:
+      if (i.to_apply == nullptr) return Broken(i, "fusion has no called computation");
       return i.fusion_kind == FusionKind::kLoop ? CheckLoopFusion(i) : CheckOutputFusion(i);
     case Opcode::kReduceWindow: return Broken(i, "reduce-window must be decomposed (run decompose)");
     case Opcode::kIota: return Broken(i, "iota must be folded to a constant (run decompose)");

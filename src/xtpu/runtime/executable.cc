@@ -5,16 +5,15 @@
 // saves always loads.
 #include "xtpu/runtime/executable.h"
 
+#include <fmt/ranges.h>
 #include <zlib.h>
 
 #include <array>
 #include <cctype>
 #include <cstring>
 #include <limits>
-#include <optional>
-
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "xtpu/chip/chip.h"
 #include "xtpu/isa/encoding.h"
@@ -32,7 +31,7 @@ constexpr int kNumDTypes = 0 XTPU_DTYPES(XTPU_COUNT_DTYPE);
 constexpr std::array<std::string_view, 6> kSectionTags = {"HEAD", "CHIP", "PROG", "CNST", "SIGS", "META"};
 enum SectionId { kHead, kChip, kProg, kConst, kSigs, kMeta };
 
-constexpr size_t kPreambleBytes = 12;  // magic + format version
+constexpr size_t kPreambleBytes = 12;       // magic + format version
 constexpr size_t kSectionHeaderBytes = 12;  // tag + length
 constexpr size_t kCrcBytes = 4;
 
@@ -46,8 +45,10 @@ std::string Quote(std::string_view s) {
   std::string out = "'";
   for (size_t i = 0; i < s.size() && i < 64; ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (std::isprint(c) && c != '\'' && c != '\\') out += static_cast<char>(c);
-    else out += fmt::format("\\x{:02x}", c);
+    if (std::isprint(c) && c != '\'' && c != '\\')
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("\\x{:02x}", c);
   }
   if (s.size() > 64) out += "...";
   return out + "'";
@@ -125,7 +126,8 @@ class Reader {
   }
   StatusOr<DType> Type(std::string_view field) {
     ASSIGN_OR_RETURN(uint64_t v, UInt(1, field));
-    if (v >= static_cast<uint64_t>(kNumDTypes)) return Error("section {}: {} {} is not a valid dtype", section_, field, v);
+    if (v >= static_cast<uint64_t>(kNumDTypes))
+      return Error("section {}: {} {} is not a valid dtype", section_, field, v);
     return static_cast<DType>(v);
   }
   // A count of entries, each at least `min_entry_bytes` long: bounded by
@@ -239,17 +241,24 @@ Status ScreenTomlForParser(std::string_view toml) {
             return Error("chip_toml:{}: a table header must start with a key", line);
         }
         if (c != ' ' && c != '\t') line_start = false;
-        if (c == '#') state = kComment;
-        else if (rest.substr(0, 3) == "\"\"\"") state = kMultiBasic, i += 2;
-        else if (rest.substr(0, 3) == "'''") state = kMultiLiteral, i += 2;
-        else if (c == '"') state = kBasic;
-        else if (c == '\'') state = kLiteral;
+        if (c == '#')
+          state = kComment;
+        else if (rest.substr(0, 3) == "\"\"\"")
+          state = kMultiBasic, i += 2;
+        else if (rest.substr(0, 3) == "'''")
+          state = kMultiLiteral, i += 2;
+        else if (c == '"')
+          state = kBasic;
+        else if (c == '\'')
+          state = kLiteral;
         break;
       case kComment:
         break;
       case kBasic:
-        if (c == '\\' && i + 1 < toml.size() && toml[i + 1] != '\n') ++i;
-        else if (c == '"') state = kCode;
+        if (c == '\\' && i + 1 < toml.size() && toml[i + 1] != '\n')
+          ++i;
+        else if (c == '"')
+          state = kCode;
         break;
       case kLiteral:
         if (c == '\'') state = kCode;
@@ -257,8 +266,10 @@ Status ScreenTomlForParser(std::string_view toml) {
       case kMultiBasic:
       case kMultiLiteral:
         if (c >= 0x80) return Error("chip_toml:{}: non-ASCII byte {:#04x} in a multi-line string", line, c);
-        if (state == kMultiBasic && c == '\\' && i + 1 < toml.size() && toml[i + 1] != '\n') ++i;
-        else if (rest.substr(0, 3) == (state == kMultiBasic ? "\"\"\"" : "'''")) state = kCode, i += 2;
+        if (state == kMultiBasic && c == '\\' && i + 1 < toml.size() && toml[i + 1] != '\n')
+          ++i;
+        else if (rest.substr(0, 3) == (state == kMultiBasic ? "\"\"\"" : "'''"))
+          state = kCode, i += 2;
         break;
     }
   }
@@ -296,8 +307,8 @@ Status CheckSignatures(const std::vector<TensorSignature>& list, std::string_vie
       return Error("{}: dims {} differ from buffer {} dims {}", what, DimsText(s.dims), Quote(s.buffer),
                    DimsText(b->shape.dims));
     if (b->shape.dtype != s.chip_dtype)
-      return Error("{}: chip_dtype {} differs from buffer {} dtype {}", what, DTypeText(s.chip_dtype),
-                   Quote(s.buffer), DTypeName(b->shape.dtype));
+      return Error("{}: chip_dtype {} differs from buffer {} dtype {}", what, DTypeText(s.chip_dtype), Quote(s.buffer),
+                   DTypeName(b->shape.dtype));
     for (size_t j = 0; j < i; ++j) {
       if (list[j].name == s.name) return Error("{} appears twice", what);
       if (list[j].buffer == s.buffer)
@@ -335,12 +346,13 @@ Status CheckExecutable(const Executable& e) {
     const isa::BufferDecl* b = p.FindBuffer(c.buffer);
     if (b == nullptr) return Error("constant {}: its buffer is not in the program", Quote(c.buffer));
     if (static_cast<int64_t>(c.bytes.size()) != b->shape.byte_size())
-      return Error("constant {} has {} bytes, its buffer {} needs {}", Quote(c.buffer), c.bytes.size(),
-                   Quote(c.buffer), b->shape.byte_size());
+      return Error("constant {} has {} bytes, its buffer {} needs {}", Quote(c.buffer), c.bytes.size(), Quote(c.buffer),
+                   b->shape.byte_size());
     for (size_t j = 0; j < i; ++j)
       if (e.constants[j].buffer == c.buffer) return Error("constant {} appears twice", Quote(c.buffer));
     for (const TensorSignature& s : e.inputs)
-      if (s.buffer == c.buffer) return Error("buffer {} is both a constant and input {}", Quote(c.buffer), Quote(s.name));
+      if (s.buffer == c.buffer)
+        return Error("buffer {} is both a constant and input {}", Quote(c.buffer), Quote(s.name));
   }
   RETURN_IF_ERROR(CheckSignatures(e.inputs, "input", p));
   RETURN_IF_ERROR(CheckSignatures(e.outputs, "output", p));
@@ -348,7 +360,12 @@ Status CheckExecutable(const Executable& e) {
 }
 
 StatusOr<std::string> SerializeChecked(const Executable& e) {
-  ASSIGN_OR_RETURN(std::string program, isa::Encode(e.program));
+  StatusOr<std::string> program = isa::Encode(e.program);
+  if (!program.ok()) return program.status().WithPrefix("program");
+  // Decode checks what Encode does not (e.g. the characters of buffer
+  // names): a file that saves must load.
+  StatusOr<isa::Program> decoded = isa::Decode(*program);
+  if (!decoded.ok()) return decoded.status().WithPrefix("program");
   Writer head;
   head.Str(e.compiler_version);
   head.Str(e.chip_name);
@@ -373,7 +390,7 @@ StatusOr<std::string> SerializeChecked(const Executable& e) {
   w.U32(kExecutableFormatVersion);
   w.Section(kHead, head.Take());
   w.Section(kChip, e.chip_toml);
-  w.Section(kProg, program);
+  w.Section(kProg, *program);
   w.Section(kConst, constants.Take());
   w.Section(kSigs, sigs.Take());
   w.Section(kMeta, e.metadata_json);
@@ -422,7 +439,8 @@ Status ReadFraming(std::string_view bytes, std::array<std::optional<std::string_
     pos += kSectionHeaderBytes;
     size_t index = 0;
     while (index < kSectionTags.size() && kSectionTags[index] != tag) ++index;
-    if (index == kSectionTags.size()) return Error("unknown section tag {} at byte {}", Quote(tag), pos - kSectionHeaderBytes);
+    if (index == kSectionTags.size())
+      return Error("unknown section tag {} at byte {}", Quote(tag), pos - kSectionHeaderBytes);
     if (sections[index]) return Error("section {} appears twice", tag);
     if (length > end - pos)
       return Error("section {} claims {} bytes but only {} remain before the CRC", tag, length, end - pos);

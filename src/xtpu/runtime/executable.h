@@ -62,11 +62,11 @@ struct ConstantData {
 };
 
 struct Executable {
-  std::string compiler_version;   // XTPU_VERSION at compile time (informational: never checked)
-  std::string chip_toml;          // the full chip description it targets (ChipToToml)
-  std::string chip_name;          // equals the name in chip_toml
+  std::string compiler_version;       // XTPU_VERSION at compile time (informational: never checked)
+  std::string chip_toml;              // the full chip description it targets (ChipToToml)
+  std::string chip_name;              // equals the name in chip_toml
   std::string precision = "default";  // "default" | "high" | "highest"
-  isa::Program program;           // must pass sim::CheckProgramForChip for the chip
+  isa::Program program;               // must pass sim::CheckProgramForChip for the chip
   std::vector<ConstantData> constants;
   std::vector<TensorSignature> inputs, outputs;
   std::string metadata_json = "{}";  // free-form JSON text: flops, per-kernel table (validated as JSON)

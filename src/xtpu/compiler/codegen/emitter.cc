@@ -145,31 +145,35 @@ struct Dim {
 
 int ProgramEmitter::DmaRows(int core, int engine, bool load, const View& hbm, int64_t vmem, int64_t vmem_row_stride,
                             Sync sync) {
+  // VMEM strides: dense row-major, or the given row stride outside the last dim.
+  std::vector<int64_t> vs(hbm.rank());
+  int64_t s = hbm.element_bytes();
+  for (int d = hbm.rank() - 1; d >= 0; --d) {
+    vs[d] = s;
+    s = (d == hbm.rank() - 1 && vmem_row_stride > 0) ? vmem_row_stride : s * hbm.dims[d];
+  }
+  return DmaStrided(core, engine, load, hbm, vmem, vs, sync);
+}
+
+int ProgramEmitter::DmaStrided(int core, int engine, bool load, const View& hbm, int64_t vmem,
+                               const std::vector<int64_t>& vmem_strides, Sync sync) {
+  XTPU_CHECK(static_cast<int>(vmem_strides.size()) == hbm.rank());
   const int64_t esz = hbm.element_bytes();
   if (hbm.elements() == 0) {
     // Nothing to move; keep the semaphore protocol intact.
-    if (sync.wait >= 0 || sync.signal >= 0) Emit(core, isa::Opcode::kDmaNop, engine, {}, sync);
-    return (sync.wait >= 0 || sync.signal >= 0) ? 1 : 0;
-  }
-  // Per dim: count, HBM stride, VMEM stride (dense row-major, or the given
-  // row stride for the dims outside the last one).
-  std::vector<Dim> dims(hbm.rank());
-  int64_t vs = esz;
-  for (int d = hbm.rank() - 1; d >= 0; --d) {
-    dims[d] = {hbm.dims[d], hbm.strides[d], vs};
-    if (d == hbm.rank() - 1 && vmem_row_stride > 0) vs = vmem_row_stride;
-    else vs *= hbm.dims[d];
+    if (sync.wait < 0 && sync.signal < 0) return 0;
+    Emit(core, isa::Opcode::kDmaNop, engine, {}, sync);
+    return 1;
   }
   // Drop unit dims and merge dims contiguous on both sides.
   std::vector<Dim> m;
-  for (const Dim& d : dims) {
-    if (d.count == 1) continue;
-    if (!m.empty() && m.back().hbm == d.hbm * d.count && m.back().vmem == d.vmem * d.count) {
-      m.back().count *= d.count;
-      m.back().hbm = d.hbm;
-      m.back().vmem = d.vmem;
+  for (int d = 0; d < hbm.rank(); ++d) {
+    Dim x{hbm.dims[d], hbm.strides[d], vmem_strides[d]};
+    if (x.count == 1) continue;
+    if (!m.empty() && m.back().hbm == x.hbm * x.count && m.back().vmem == x.vmem * x.count) {
+      m.back() = {m.back().count * x.count, x.hbm, x.vmem};
     } else {
-      m.push_back(d);
+      m.push_back(x);
     }
   }
   int64_t bytes = esz;
@@ -189,7 +193,7 @@ int ProgramEmitter::DmaRows(int core, int engine, bool load, const View& hbm, in
   }
   int64_t outer = 1;
   for (const Dim& d : m) outer *= d.count;
-  kernels_.empty() ? void() : void(kernels_.back().hbm_bytes += hbm.elements() * esz);
+  if (!kernels_.empty()) kernels_.back().hbm_bytes += hbm.elements() * esz;
   std::vector<int64_t> idx(m.size(), 0);
   for (int64_t o = 0; o < outer; ++o) {
     int64_t ho = hbm.base, vo = vmem;

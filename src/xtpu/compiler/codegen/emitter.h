@@ -114,6 +114,12 @@ class ProgramEmitter {
   int DmaLoadRows(int core, int engine, const View& src, int64_t vmem, int64_t vmem_row_stride, Sync sync = {});
   int DmaStoreRows(int core, int engine, int64_t vmem, int64_t vmem_row_stride, const View& dst, Sync sync = {});
 
+  // The general form: VMEM element (i0, ..., in-1) of the copy is at
+  // vmem + sum_d i_d * vmem_strides[d] (bytes), one stride per dim of `hbm`.
+  // Counts the bytes toward the kernel's HBM traffic.
+  int DmaStrided(int core, int engine, bool load, const View& hbm, int64_t vmem,
+                 const std::vector<int64_t>& vmem_strides, Sync sync = {});
+
   // ---- the result ----
   isa::Program& program() { return program_; }
   isa::Program TakeProgram();

@@ -126,7 +126,31 @@ Status EmitPad(LoweringContext& ctx, const Instruction& inst, const View& out) {
     dst.dims[d] = count;
   }
   if (empty) fill = true;
-  if (fill) {
+  // Without interior padding the operand lands in one box of the result;
+  // then only the border around it is filled (per padded dim d, the slabs
+  // before and after the box, restricted to the box in dims < d and full in
+  // dims > d: they cover the border exactly once), instead of the whole result.
+  bool box = !empty;
+  for (int d = 0; d < out.rank() && box; ++d) {
+    const PadDim& p = inst.padding[d];
+    if (p.interior != 0 || p.lo < 0 || p.hi < 0) box = false;
+  }
+  if (fill && box) {
+    std::vector<View> slabs;
+    View rest = out;  // dims < d restricted to the box
+    for (int d = 0; d < out.rank(); ++d) {
+      const PadDim& p = inst.padding[d];
+      const int64_t n = src.dims[d];
+      if (p.lo > 0) slabs.push_back(rest.SubRange(d, 0, p.lo));
+      if (p.hi > 0) slabs.push_back(rest.SubRange(d, p.lo + n, p.hi));
+      rest = rest.SubRange(d, p.lo, n);
+    }
+    for (const View& slab : slabs) {
+      if (slab.elements() == 0) continue;
+      RETURN_IF_ERROR(
+          InKernel(ctx, inst.name + ".fill", "pad", [&] { return EmitFill(ctx, inst.name, slab, pv); }));
+    }
+  } else if (fill) {
     RETURN_IF_ERROR(
         InKernel(ctx, inst.name + ".fill", "pad", [&] { return EmitFill(ctx, inst.name, out, pv); }));
   }

@@ -59,7 +59,7 @@ class ConvSource : public GemmSource {
     rb_ = (nb_ - 1) * pitch_ + bh_ + shift_max_ + 1;
     const int64_t np = static_cast<int64_t>(phases_.size());
     // Bytes per channel: staging f32 (x2, + temp), planes bf16 (x2 x planes).
-    int64_t per_c = np * rb_ * (g_.w * 4 * (2 + (planes > 1 ? 1 : 0)) + wp_ * 2 * 2 * planes);
+    int64_t per_c = np * rb_ * (g_.w * Esz() * 2 + g_.w * 4 * (planes > 1 ? 1 : 0) + wp_ * 2 * 2 * planes);
     int64_t cc = budget / std::max<int64_t>(1, per_c);
     if (cc >= g_.cg) {
       cc_ = g_.cg;
@@ -110,10 +110,11 @@ class ConvSource : public GemmSource {
   int64_t NumKChunks() const override { return nk_; }
   const std::vector<KStep>& KSteps(int64_t kc) const override { return ksteps_[kc]; }
   int64_t LhsRowStride(int64_t kc) const override { return g_.sw * Ccw(kc) * 2; }
-  int64_t StagingBytes() const override { return static_cast<int64_t>(phases_.size()) * rb_ * g_.w * cc_ * 4; }
+  int64_t StagingBytes() const override { return static_cast<int64_t>(phases_.size()) * rb_ * g_.w * cc_ * Esz(); }
   int64_t PlaneBytes() const override { return static_cast<int64_t>(phases_.size()) * rb_ * wp_ * cc_ * 2; }
   bool ZeroPlanesFirst() const override { return true; }
-  int64_t LhsBytes() const override { return g_.n * g_.h * g_.w * g_.cg * 4; }
+  DType StagingDType() const override { return in_.dtype; }
+  int64_t LhsBytes() const override { return g_.n * g_.h * g_.w * g_.cg * Esz(); }
 
   void EmitLhsLoad(ProgramEmitter& em, int core, int engine, int64_t b, int64_t c, int64_t kc, int64_t staging,
                    Sync sync) const override {
@@ -132,7 +133,7 @@ class ConvSource : public GemmSource {
         View v = in_.SubRange(0, k.n0 + i, 1);
         v = v.Slice({0, h0, 0, b * g_.cg + kc * cc_}, {1, h0 + (j1 - j0 - 1) * g_.sh + 1, g_.w, b * g_.cg + kc * cc_ + ccw},
                     {1, g_.sh, 1, 1});
-        int64_t vm = staging + pi * rb_ * g_.w * ccw * 4 + (i * pitch_ + j0) * g_.w * ccw * 4;
+        int64_t vm = staging + (pi * rb_ * g_.w * ccw + (i * pitch_ + j0) * g_.w * ccw) * Esz();
         pieces.push_back({v, vm});
       }
     }
@@ -144,7 +145,8 @@ class ConvSource : public GemmSource {
       Sync s;
       if (i == 0) s.wait = sync.wait;
       if (i + 1 == pieces.size()) s.signal = sync.signal;
-      Dma(em, core, engine, true, pieces[i].v, pieces[i].vmem, {0, g_.w * ccw * 4, ccw * 4, 4}, s);
+      const int64_t e = Esz();
+      Dma(em, core, engine, true, pieces[i].v, pieces[i].vmem, {0, g_.w * ccw * e, ccw * e, e}, s);
     }
   }
   void Converts(int64_t, int64_t c, int64_t kc, std::vector<ConvertRect>* converts,
@@ -169,8 +171,8 @@ class ConvSource : public GemmSource {
         zero(std::max<int64_t>(j1, 0), need);
         if (j1 > j0) {
           converts->push_back({po + ((top + j0) * wp_ + g_.pw_lo) * ccw * 2,
-                               static_cast<int64_t>(pi) * rb_ * g_.w * ccw * 4 + (top + j0) * g_.w * ccw * 4, j1 - j0,
-                               g_.w * ccw, row_bytes, g_.w * ccw * 4});
+                               (static_cast<int64_t>(pi) * rb_ * g_.w * ccw + (top + j0) * g_.w * ccw) * Esz(), j1 - j0,
+                               g_.w * ccw, row_bytes, g_.w * ccw * Esz()});
         }
       }
     }
@@ -184,7 +186,8 @@ class ConvSource : public GemmSource {
       Sync s;
       if (i == 0) s.wait = sync.wait;
       if (i + 1 == k.nimg) s.signal = sync.signal;
-      Dma(em, core, engine, load, v, vmem + i * pitch_ * wq_ * row_stride, {0, wq_ * row_stride, row_stride, 4}, s);
+      // Tiles are rows of f32, or of bf16 at a 2-byte pitch for a bf16 result.
+      Dma(em, core, engine, load, v, vmem + i * pitch_ * wq_ * row_stride, {0, wq_ * row_stride, row_stride, v.element_bytes()}, s);
     }
   }
   bool ConstantWeights() const override { return true; }
@@ -202,6 +205,7 @@ class ConvSource : public GemmSource {
     int64_t kh, kw, c;
   };
   int64_t Ccw(int64_t kc) const { return std::min(cc_, g_.cg - kc * cc_); }
+  int64_t Esz() const { return in_.element_bytes(); }  // staging element bytes: 4 (f32) or 2 (bf16)
   int64_t PhaseOffset(int pi, int64_t kc) const { return pi * rb_ * wp_ * Ccw(kc) * 2; }
   // Band rows [j0, j1) of phase ph holding real input rows (others are padding).
   std::pair<int64_t, int64_t> ValidRows(const Chunk& k, int64_t ph) const {

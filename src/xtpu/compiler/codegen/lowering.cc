@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "xtpu/compiler/codegen/kernels.h"
+#include "xtpu/compiler/codegen/mxu_sources.h"
 #include "xtpu/support/check.h"
 
 namespace xtpu::codegen {
@@ -247,6 +248,60 @@ StatusOr<View> ViewOf(const Instruction& inst, const View& in) {
 
 std::string BufferName(const std::string& prefix, size_t i) { return fmt::format("{}{}", prefix, i); }
 
+// The convolution a matrix-unit kernel runs: `inst` itself, or the one of an
+// output fusion; nullptr for anything else (dots, depthwise and int8
+// convolutions included).
+const Instruction* MxuConvolution(const Instruction& inst) {
+  const Instruction* conv = nullptr;
+  if (inst.opcode == Opcode::kConvolution) {
+    conv = &inst;
+  } else if (inst.opcode == Opcode::kFusion && inst.fusion_kind == FusionKind::kOutput && inst.to_apply) {
+    for (const auto& i : inst.to_apply->instructions()) {
+      if (i->opcode == Opcode::kDot) return nullptr;
+      if (i->opcode == Opcode::kConvolution) {
+        if (conv) return nullptr;
+        conv = i.get();
+      }
+    }
+    if (!conv || conv->operand(0)->opcode != Opcode::kParameter || conv->operand(0)->parameter_number != 0)
+      return nullptr;
+  }
+  if (!conv || IsInt8Matmul(inst) || mxu::IsDepthwise(*conv) || inst.shape.dtype != DType::kF32) return nullptr;
+  for (const Instruction* op : conv->operands)
+    if (op->shape.dtype != DType::kF32) return nullptr;
+  return conv;
+}
+
+// Values stored as bf16 in HBM (default precision only): results of a
+// matrix-unit convolution whose every use is as the input (operand 0, once)
+// of another. The consumer rounds its input to bf16 anyway (one bf16 pass), so
+// rounding at the producer's store gives bit-identical results with half the
+// HBM traffic. Values read by anything else (residual adds, outputs, views)
+// stay f32.
+std::set<const Instruction*> Bf16Values(const Computation& entry, const LoweringOptions& options) {
+  std::set<const Instruction*> out;
+  if (options.precision != Precision::kDefault) return out;
+  std::unordered_map<const Instruction*, std::vector<const Instruction*>> users;
+  for (const auto& i : entry.instructions())
+    for (const Instruction* op : i->operands) users[op].push_back(i.get());
+  for (const auto& up : entry.instructions()) {
+    const Instruction* v = up.get();
+    if (!MxuConvolution(*v)) continue;
+    auto it = users.find(v);
+    if (it == users.end()) continue;
+    bool ok = true;
+    for (const Instruction* u : it->second) {
+      if (!MxuConvolution(*u) || u->operand(0) != v ||
+          std::count(u->operands.begin(), u->operands.end(), v) != 1) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) out.insert(v);
+  }
+  return out;
+}
+
 }  // namespace
 
 StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip, const LoweringOptions& options) {
@@ -325,6 +380,8 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
     if (kernel_result && output_count[o] == 1) output_of[o] = static_cast<int>(i);
   }
 
+  const std::set<const Instruction*> bf16_values = Bf16Values(entry, options);
+
   // ---- one kernel (or view) per instruction ----
   for (size_t i = 0; i < insts.size(); ++i) {
     const Instruction& inst = *insts[i];
@@ -346,7 +403,8 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
       last_use[&inst] = std::max(last_use[&inst], last_use[owner[inst.operand(0)]]);
       continue;
     }
-    Shape s(ChipStorageType(inst.shape.dtype), inst.shape.dims);
+    Shape s(bf16_values.count(&inst) && !output_of.count(&inst) ? DType::kBF16 : ChipStorageType(inst.shape.dtype),
+            inst.shape.dims);
     if (inst.shape.is_tuple) return Error("'{}': tuple-shaped values are not supported on the chip", inst.name);
     View result;
     if (auto it = output_of.find(&inst); it != output_of.end()) {

@@ -33,7 +33,6 @@ void SplitBf16(float x, int planes, uint16_t out[3]) {
 
 int Dma(ProgramEmitter& em, int core, int engine, bool load, const View& hbm, int64_t vmem,
         const std::vector<int64_t>& vmem_strides, Sync sync) {
-  if (!em.kernels().empty()) em.mutable_kernels().back().hbm_bytes += hbm.bytes();
   return DmaStrided(em, core, engine, load, hbm, vmem, vmem_strides, sync);
 }
 

@@ -260,6 +260,8 @@ void GemmEmitter::EmitConvert(Core& k, int s) {
   src_.Converts(st.b, st.c, st.kc, &rects, &zeros);
   const int64_t bf = static_cast<int64_t>(DType::kBF16), f32 = static_cast<int64_t>(DType::kF32);
   const int64_t s32 = static_cast<int64_t>(DType::kS32);
+  const int64_t lhs_dtype = static_cast<int64_t>(src_.StagingDType());
+  XTPU_CHECK(src_.StagingDType() == DType::kF32 || planes_ == 1);
   const int64_t stage = k.stage[s % 2];
   for (int p = 0; p < planes_; ++p) {
     for (const ZeroRect& z : zeros) {
@@ -281,7 +283,7 @@ void GemmEmitter::EmitConvert(Core& k, int s) {
                   {"as", r.ss}, {"bs", r.ss}});
       }
       em_.Emit(c, Opcode::kVpuConvert, 0,
-               {{"to", bf}, {"from", f32}, {"dst", k.plane[slot][p] + r.dst}, {"src", stage + r.src},
+               {{"to", bf}, {"from", lhs_dtype}, {"dst", k.plane[slot][p] + r.dst}, {"src", stage + r.src},
                 {"rows", r.rows}, {"cols", r.cols}, {"ds", r.ds}, {"ss", r.ss}});
     }
   }
@@ -407,6 +409,11 @@ void GemmEmitter::EmitReadout(Core& k, int s) {
   const int64_t ncols = GroupCols(st.g);
   const int64_t tiles = CeilDiv(ncols, tile_);
   const int64_t ng = plan_.ng;
+  // A bf16 result: read_acc rounds directly when there is no epilogue, else
+  // the f32 tile is rounded in place (row by row, at a 2-byte pitch) after it.
+  const bool bf16_out = job_.out.dtype == DType::kBF16;
+  const bool acc_bf16 = bf16_out && job_.epilogue.empty();
+  const int64_t acc_esz = acc_bf16 ? 2 : 4;
   for (int i = 0; i < plan_.pm; ++i) {
     for (int j = 0; j < plan_.pn; ++j) {
       const int unit = i * plan_.pn + j;
@@ -423,8 +430,9 @@ void GemmEmitter::EmitReadout(Core& k, int s) {
         if (q == 0 && wait_out) sy.wait = k.out_free[unit];
         if (q + 1 == my.size()) sy.signal = k.acc_done[oslot];
         em_.Emit(c, Opcode::kMxuReadAcc, unit,
-                 {{"dst", k.out[oslot] + (r0 * ng + my[q] * tile_) * 4}, {"stride", ng * 4},
-                  {"acc", static_cast<int64_t>(q) * plan_.ms_max}, {"m", r1 - r0}, {"n", width}},
+                 {{"dst", k.out[oslot] + r0 * ng * 4 + my[q] * tile_ * acc_esz}, {"stride", ng * 4},
+                  {"acc", static_cast<int64_t>(q) * plan_.ms_max}, {"m", r1 - r0}, {"n", width},
+                  {"dtype", static_cast<int64_t>(acc_bf16 ? DType::kBF16 : DType::kF32)}},
                  sy);
       }
     }
@@ -438,7 +446,14 @@ void GemmEmitter::EmitReadout(Core& k, int s) {
     }
     if (has_res_) em_.Emit(c, Opcode::kVpuNop, 0, {}, {.wait = k.res_loaded});
     EmitEpilogueOps(em_, c, job_.epilogue, k.out[oslot], rows, ncols, ng * 4, k.bias + st.b * src_.N() * 4 + st.g * ng * 4,
-                    k.res[oslot], k.acc_done[oslot], has_res_ && free_out ? k.res_free : -1, k.ep_done);
+                    k.res[oslot], k.acc_done[oslot], has_res_ && free_out ? k.res_free : -1, bf16_out ? -1 : k.ep_done);
+    if (bf16_out) {
+      em_.Emit(c, Opcode::kVpuConvert, 0,
+               {{"to", static_cast<int64_t>(DType::kBF16)}, {"from", static_cast<int64_t>(DType::kF32)},
+                {"dst", k.out[oslot]}, {"src", k.out[oslot]}, {"rows", rows}, {"cols", ncols}, {"ds", ng * 4},
+                {"ss", ng * 4}},
+               {.signal = k.ep_done});
+    }
     store_wait = k.ep_done;
   } else {
     Nops(c, isa::UnitKind::kDma, kEngineStore, {.wait = k.acc_done[oslot]}, n_active_ - 1);

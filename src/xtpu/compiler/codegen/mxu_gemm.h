@@ -88,6 +88,10 @@ class GemmSource {
   virtual int64_t StagingBytes() const = 0;
   virtual int64_t PlaneBytes() const = 0;
   virtual bool ZeroPlanesFirst() const { return false; }
+  // dtype of the LHS in HBM and in the staging buffer: f32, or bf16 when the
+  // producer stored the value as bf16 (default precision only: one plane;
+  // the convert to the plane is then exact).
+  virtual DType StagingDType() const { return DType::kF32; }
   virtual int64_t LhsBytes() const = 0;  // HBM bytes of one pass over all LHS steps of one batch
   // DMAs step (b, c, kc) into `staging`: the first instruction waits on
   // sync.wait, the last signals sync.signal.
@@ -112,7 +116,7 @@ class GemmSource {
 struct GemmJob {
   std::string name;    // instruction name (kernel and error messages)
   std::string op;      // kernel record op
-  View out;            // dense result
+  View out;            // dense result; bf16 (default precision) stores the f32 tile rounded to bf16
   const GemmSource* source = nullptr;
   std::vector<EpilogueOp> epilogue;
 };

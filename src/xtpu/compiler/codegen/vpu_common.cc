@@ -115,79 +115,11 @@ void TileBuilder::Select(DType t, const Loc& dst, const Loc& p, const Loc& a, co
   prog_.ops.push_back(o);
 }
 
-// ---- DmaStrided ----
-
-namespace {
-struct DimMap {
-  int64_t count, hbm, vmem;
-};
-}  // namespace
+// ---- DmaStrided (kept for the kernels that call it; see ProgramEmitter::DmaStrided) ----
 
 int DmaStrided(ProgramEmitter& em, int core, int engine, bool load, const View& hbm, int64_t vmem,
                const std::vector<int64_t>& vmem_strides, Sync sync) {
-  XTPU_CHECK(static_cast<int>(vmem_strides.size()) == hbm.rank());
-  const int64_t esz = hbm.element_bytes();
-  if (hbm.elements() == 0) {
-    if (sync.wait >= 0 || sync.signal >= 0) {
-      em.Emit(core, isa::Opcode::kDmaNop, engine, {}, sync);
-      return 1;
-    }
-    return 0;
-  }
-  std::vector<DimMap> m;
-  for (int d = 0; d < hbm.rank(); ++d) {
-    DimMap x{hbm.dims[d], hbm.strides[d], vmem_strides[d]};
-    if (x.count == 1) continue;
-    if (!m.empty() && m.back().hbm == x.hbm * x.count && m.back().vmem == x.vmem * x.count) {
-      m.back() = {m.back().count * x.count, x.hbm, x.vmem};
-    } else {
-      m.push_back(x);
-    }
-  }
-  int64_t bytes = esz;
-  if (!m.empty() && m.back().hbm == esz && m.back().vmem == esz) {
-    bytes = m.back().count * esz;
-    m.pop_back();
-  }
-  DimMap d1{1, 0, 0}, d2{1, 0, 0};
-  if (!m.empty()) {
-    d1 = m.back();
-    m.pop_back();
-  }
-  if (!m.empty()) {
-    d2 = m.back();
-    m.pop_back();
-  }
-  int64_t outer = 1;
-  for (const DimMap& d : m) outer *= d.count;
-  if (!em.kernels().empty()) em.mutable_kernels().back().hbm_bytes += hbm.elements() * esz;
-  std::vector<int64_t> idx(m.size(), 0);
-  for (int64_t o = 0; o < outer; ++o) {
-    int64_t ho = hbm.base, vo = vmem;
-    for (size_t i = 0; i < m.size(); ++i) {
-      ho += idx[i] * m[i].hbm;
-      vo += idx[i] * m[i].vmem;
-    }
-    Sync s;
-    if (o == 0) s.wait = sync.wait;
-    if (o == outer - 1) s.signal = sync.signal;
-    if (load) {
-      em.Emit(core, isa::Opcode::kDmaLoad, engine,
-              {{"dst", vo}, {"src", ho}, {"bytes", bytes}, {"n1", d1.count}, {"ds1", d1.vmem}, {"ss1", d1.hbm},
-               {"n2", d2.count}, {"ds2", d2.vmem}, {"ss2", d2.hbm}},
-              s);
-    } else {
-      em.Emit(core, isa::Opcode::kDmaStore, engine,
-              {{"dst", ho}, {"src", vo}, {"bytes", bytes}, {"n1", d1.count}, {"ds1", d1.hbm}, {"ss1", d1.vmem},
-               {"n2", d2.count}, {"ds2", d2.hbm}, {"ss2", d2.vmem}},
-              s);
-    }
-    for (int i = static_cast<int>(m.size()) - 1; i >= 0; --i) {
-      if (++idx[i] < m[i].count) break;
-      idx[i] = 0;
-    }
-  }
-  return static_cast<int>(outer);
+  return em.DmaStrided(core, engine, load, hbm, vmem, vmem_strides, sync);
 }
 
 }  // namespace xtpu::codegen

@@ -49,10 +49,10 @@ StatusOr<bool> DecomposeReduceWindow(Rewriter& rw, Instruction* inst) {
                          DTypeName(x->shape.dtype));
   const int64_t rank = x->shape.rank();
   int64_t positions = 1;
-  for (const WindowDim& w : inst->window) positions *= w.size;
+  for (const WindowDim& w : inst->window) positions = std::min(positions * w.size, kMaxWindowPositions + 1);
   if (positions > kMaxWindowPositions)
-    return Unimplemented("%{} (reduce-window): window of {} positions is too large to lower (at most {})",
-                         inst->name, positions, kMaxWindowPositions);
+    return Unimplemented("%{} (reduce-window): the window has more than {} positions, too many to lower",
+                         inst->name, kMaxWindowPositions);
 
   // Pad with the identity: the evaluator skips padding and dilation holes,
   // and op(acc, identity) == acc.

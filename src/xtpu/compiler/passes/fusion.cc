@@ -15,10 +15,11 @@
 //      that feed them (copied in, their operand becoming a parameter, or a
 //      scalar constant copied in). -> fusion(kind=loop). Reductions, dots,
 //      convolutions and data movement are never loop-fused.
+// Before (a), a reshape that canonicalize-dot left after a dot moves past
+// the epilogue ops when it keeps the last dim (see ReshapeMover).
 // Runs on the entry computation; fused computations go before it. Exact:
 // the same ops run on the same values.
 #include <algorithm>
-#include <map>
 #include <unordered_map>
 #include <unordered_set>
 

@@ -146,18 +146,19 @@ class Sinker {
       ASSIGN_OR_RETURN(Instruction * r, b_.Reshape(t, inst->shape.dims));
       return rw_.ReplaceWithNew(inst, r);
     }
-    ASSIGN_OR_RETURN(Instruction * r, MakeTranspose(b_, t->operands[0], ComposePermutations(t->dimensions, inst->dimensions)));
+    std::vector<int64_t> composed = ComposePermutations(t->dimensions, inst->dimensions);
+    ASSIGN_OR_RETURN(Instruction * r, MakeTranspose(b_, t->operands[0], composed));
     if (r == t->operands[0]) return rw_.Replace(inst, r);
     return rw_.ReplaceWithNew(inst, r);
   }
 
   StatusOr<bool> Elementwise(Instruction* inst) {
     const std::vector<int64_t>& dims = inst->shape.dims;
-    const std::vector<int64_t>* perm = nullptr;
-    for (size_t i = 0; i < inst->operands.size() && !perm; ++i)
-      if (Instruction* t = Movable(inst, i); t && inst->operands[i]->shape.dims == dims) perm = &t->dimensions;
-    if (!perm) return false;
-    const std::vector<int64_t> p = *perm;
+    Instruction* moving = nullptr;
+    for (size_t i = 0; i < inst->operands.size() && !moving; ++i)
+      if (Instruction* t = Movable(inst, i); t && inst->operands[i]->shape.dims == dims) moving = t;
+    if (!moving) return false;
+    const std::vector<int64_t> p = moving->dimensions;
     std::vector<Instruction*> ops;
     for (Instruction* o : inst->operands) {
       if (o->shape.dims != dims || o->shape.is_scalar()) {
@@ -173,8 +174,9 @@ class Sinker {
         ops.push_back(bc);
       } else if (Instruction* inv = InverseOf(o, p)) {
         ops.push_back(inv);
-      } else if (o->opcode == Opcode::kParameter) {
-        // A model input: its transpose sits at the inputs.
+      } else if (o->opcode == Opcode::kParameter && moving->operands[0]->opcode != Opcode::kParameter) {
+        // A model input: its transpose sits at the inputs. (Not when the
+        // moving transpose is an input's too: the two would swap forever.)
         ASSIGN_OR_RETURN(Instruction * t, b_.Transpose(o, InversePermutation(p)));
         ops.push_back(t);
       } else {
