@@ -321,6 +321,34 @@ def torch_models():
         save(name, onnx.load(path), [x.numpy()], [y.numpy()])
 
 
+def einsum_and_dropout():
+    """Einsum (two equations from torchvision's maxvit_t and more forms) and
+    training-mode Dropout with ratio 0 (Swin's F.dropout(p=0.0))."""
+    g = np.random.default_rng(1)
+
+    def rr(*shape):
+        return g.standard_normal(shape).astype(np.float32)
+
+    def ein(name, eq, *xs):
+        names = ["a", "b"][:len(xs)]
+        case(name, [N("Einsum", names, ["y"], equation=eq)], dict(zip(names, xs)),
+             [np.einsum(eq, *xs).astype(np.float32)], opset=12)
+
+    ein("einsum_maxvit_qk", "BGHID,BGHJD->BGHIJ", rr(1, 2, 3, 4, 5), rr(1, 2, 3, 6, 5))
+    ein("einsum_maxvit_av", "bghij,bghjd->bghid", rr(1, 2, 3, 4, 6), rr(1, 2, 3, 6, 5))
+    ein("einsum_implicit", "ij,jk", rr(3, 4), rr(4, 5))
+    ein("einsum_spaces_out_order", " bij , bjk -> kbi ", rr(2, 3, 4), rr(2, 4, 5))
+    ein("einsum_sum_one_operand", "abc,cd->d", rr(2, 3, 4), rr(4, 5))
+    ein("einsum_outer", "i,j->ij", rr(3), rr(4))
+    ein("einsum_inner", "i,i", rr(5), rr(5))
+    ein("einsum_unary", "ijk->ki", rr(2, 3, 4))
+    ein("einsum_ellipsis_broadcast", "...ij,...jk->...ik", rr(2, 1, 3, 4), rr(5, 4, 6))
+    x = rr(2, 3, 4)
+    case("dropout_training_ratio0", [N("Dropout", ["x", "r", "t"], ["y0", "y1"])], {"x": x},
+         [x, np.ones(x.shape, np.bool_)],
+         inits={"r": np.array(0.0, np.float32), "t": np.array(True, np.bool_)})
+
+
 def errors():
     os.makedirs(ERRORS, exist_ok=True)
     x = np.zeros((2, 2), np.float32)
@@ -340,6 +368,11 @@ def errors():
     err("dynamic_reshape", [N("Reshape", ["x", "s"], ["y"], name="foo")], {"x": x, "s": i64(4, 1)})
     err("f64_input", [N("Relu", ["x"], ["y"])], {"x": np.zeros((2,), np.float64)}, out=np.zeros((2,), np.float64))
     err("custom_domain", [N("Gelu", ["x"], ["y"], domain="com.microsoft", name="g")], {"x": x})
+
+    err("einsum_diagonal", [N("Einsum", ["x"], ["y"], equation="ii->i", name="e0")], {"x": x},
+        out=np.zeros((2,), np.float32), opset=12)
+    err("dropout_training", [N("Dropout", ["x", "r", "t"], ["y"], name="d0")], {"x": x}, inits={
+        "r": np.array(0.5, np.float32), "t": np.array(True, np.bool_)})
 
     # Hostile models (found by fuzzing): each must give a clear error, or import fine.
     big = 2**63 - 1
@@ -379,6 +412,7 @@ def main():
     norms()
     shapes()
     torch_models()
+    einsum_and_dropout()
     errors()
     print("wrote", len(os.listdir(CASES)), "cases")
 

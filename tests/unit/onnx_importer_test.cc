@@ -140,6 +140,12 @@ TEST(OnnxImporter, Errors) {
             "graph input 'x': element type DOUBLE is not supported (xtpu has f32, f16, bf16, int8, "
             "uint8, int32, int64, bool)");
   EXPECT_EQ(ErrorOf("custom_domain"), "unsupported ONNX op 'Gelu' of domain 'com.microsoft' (node 'g')");
+  EXPECT_EQ(ErrorOf("einsum_diagonal"),
+            "Einsum node 'e0' (opset 12): equation 'ii->i': index 'i' repeated in operand 0 "
+            "(diagonal) is not supported");
+  EXPECT_EQ(ErrorOf("dropout_training"),
+            "Dropout node 'd0' (opset 13): training_mode = true is only supported with a "
+            "constant ratio of 0");
 }
 
 // Hostile models found by fuzzing (fuzz/onnx_import_fuzz.cc): bad attributes

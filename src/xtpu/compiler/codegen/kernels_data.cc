@@ -24,7 +24,8 @@ Status CopyJob(LoweringContext& ctx, const std::string& name, const View& src0, 
   const int m = static_cast<int>(dims.size());
   const int64_t esz = src.element_bytes();
   MapJob job{name, dst, {src}, MapJob::Mode::kCopy, nullptr};
-  if (strides[1][m - 1] != esz && m >= 2 && strides[1][m - 2] == esz && strides[0][m - 1] == esz &&
+  // The XLU transposes tiles; chips without one (v1) copy with strided DMA.
+  if (ctx.em().Xlus() > 0 && strides[1][m - 1] != esz && m >= 2 && strides[1][m - 2] == esz && strides[0][m - 1] == esz &&
       dims[m - 1] >= kMinTransposeSide && dims[m - 2] >= kMinTransposeSide) {
     job.mode = MapJob::Mode::kTranspose;
   }

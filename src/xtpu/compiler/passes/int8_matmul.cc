@@ -17,9 +17,9 @@
 //
 // colsum(b)[n] sums the weights feeding output column (channel) n; it is a
 // compile-time vector added along the output's last (feature) dim, which
-// output fusion takes as a bias. For a padded convolution with za' != 0 the
-// zero padding of (a - z) becomes explicit padding of a' with za' (so the
-// correction is the same at the borders). Convolutions are emitted in NHWC
+// output fusion takes as a bias. The zero padding of (a - z) of a padded
+// convolution becomes explicit padding of a' with za' (so the correction is
+// the same at the borders, and the kernel reads dense rows). Convolutions are emitted in NHWC
 // form (chip_form.h) with transposes around them, since layout-assignment
 // rebuilds other convolutions with their operand type as result type.
 //
@@ -37,7 +37,7 @@
 //
 // Not rewritten (left as they are): non-constant weights, per-axis zero
 // points or scales along other dims than the output feature (or on the lhs),
-// dots not in canonical form ([B..,M,K] x [B..,K,N] / [K,N]), convolutions
+// per-batch weights with a nonzero lhs zero point, dots not in canonical form ([B..,M,K] x [B..,K,N] / [K,N]), convolutions
 // with other than 2 spatial dims, batch groups or input dilation.
 #include <algorithm>
 #include <cmath>
@@ -275,29 +275,21 @@ StatusOr<bool> RewriteDot(Rewriter& rw, Instruction* dot) {
   if (!FitsS32(k)) return false;
   std::optional<Literal> wb = FoldWeights(*w);
   if (!wb) return false;
+  // correction[batch][n] = -za' * sum_k b[batch][k][n].
+  const int64_t za = LhsZero(*a), batches = wb->num_elements() / (k * n);
+  std::vector<int64_t> corr(static_cast<size_t>(batches * n), 0);
+  for (int64_t i = 0; i < wb->num_elements(); ++i) {
+    int64_t bi = i / (k * n), col = i % n;
+    corr[bi * n + col] -= za * wb->GetAsInt64(i);
+  }
+  // Per-batch weights with a nonzero lhs zero point would need a [B, N]
+  // correction, which the int8 kernel's epilogue (bias vectors only) lacks.
+  if (batches > 1 && std::any_of(corr.begin(), corr.end(), [](int64_t c) { return c != 0; })) return false;
   Builder& b = rw.builder();
   ASSIGN_OR_RETURN(Instruction * x, LhsS8(b, *a));
   ASSIGN_OR_RETURN(Instruction * wc, b.Constant(std::move(*wb), w->q->name + ".s8"));
   ASSIGN_OR_RETURN(Instruction * r, Int8Product(b, *dot, x, wc, {}, {}));
-  // correction[batch][n] = -za' * sum_k b[batch][k][n].
-  const int64_t za = LhsZero(*a), batches = wc->literal.num_elements() / (k * n);
-  std::vector<int64_t> corr(static_cast<size_t>(batches * n), 0);
-  for (int64_t i = 0; i < wc->literal.num_elements(); ++i) {
-    int64_t bi = i / (k * n), col = i % n;
-    corr[bi * n + col] -= za * wc->literal.GetAsInt64(i);
-  }
-  if (batches == 1) {
-    ASSIGN_OR_RETURN(r, AddCorrection(b, r, corr, r->shape.rank() - 1));
-  } else {
-    // A [B..., N] correction (batched weights): broadcast along the batch and last dims.
-    std::vector<int64_t> cdims(rs.dims.begin(), rs.dims.begin() + nb);
-    cdims.push_back(n);
-    ASSIGN_OR_RETURN(Instruction * c, b.Constant(Literal::FromVector(DType::kS32, cdims, corr)));
-    std::vector<int64_t> map = Iota(nb);
-    map.push_back(r->shape.rank() - 1);
-    ASSIGN_OR_RETURN(Instruction * cb, b.Broadcast(c, r->shape.dims, map));
-    ASSIGN_OR_RETURN(r, b.Binary(Opcode::kAdd, r, cb));
-  }
+  ASSIGN_OR_RETURN(r, AddCorrection(b, r, std::vector<int64_t>(corr.begin(), corr.begin() + n), r->shape.rank() - 1));
   ASSIGN_OR_RETURN(Instruction * out, Finish(b, *dot, r, *a, *w, n, dot->shape.rank() - 1));
   return rw.ReplaceWithNew(dot, out);
 }
@@ -345,8 +337,9 @@ StatusOr<bool> RewriteConvolution(Rewriter& rw, Instruction* conv) {
   std::vector<WindowDim> window = conv->window;
   bool padded = false;
   for (const WindowDim& wd : window) padded |= wd.pad_lo != 0 || wd.pad_hi != 0;
-  if (za != 0 && padded) {
-    // Zero padding of (a - z) is padding of a' with za'.
+  if (padded) {
+    // Zero padding of (a - z) is padding of a' with za' (explicit, so the
+    // int8 kernel reads dense input rows).
     std::vector<PadDim> pads(static_cast<size_t>(x->shape.rank()));
     for (size_t i = 0; i < 2; ++i) {
       pads[cd.input_spatial[i]] = {window[i].pad_lo, window[i].pad_hi, 0};

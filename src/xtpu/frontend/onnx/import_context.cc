@@ -365,6 +365,7 @@ const OpTable& Converters() {
     RegisterIndexOps(*t);
     RegisterLossOps(*t);
     RegisterResizeOps(*t);
+    RegisterEinsumOps(*t);
     return t;
   }();
   return *table;

@@ -149,6 +149,7 @@ void RegisterReduceOps(OpTable& table);
 void RegisterIndexOps(OpTable& table);
 void RegisterLossOps(OpTable& table);
 void RegisterResizeOps(OpTable& table);
+void RegisterEinsumOps(OpTable& table);
 
 // Largest tensor the importer will build (the IR's limit too): 2^31 elements.
 constexpr int64_t kMaxTensorElements = int64_t{1} << 31;

@@ -273,7 +273,15 @@ Status Dropout(ImportContext& ctx) {
     const Literal* tm = ctx.InputConstant(2);
     if (!tm) return ctx.Unimplemented("input 2 (training_mode) must be a constant false");
     if (tm->num_elements() != 1) return ctx.Error("input 2 (training_mode) must be a scalar");
-    if (tm->GetAsInt64(0) != 0) return ctx.Unimplemented("training_mode = true is not supported");
+    if (tm->GetAsInt64(0) != 0) {
+      // Training mode with ratio 0 keeps every element (PyTorch exports
+      // F.dropout(p=0.0) this way); any other ratio would need random masks.
+      const Literal* r = ctx.has_input(1) ? ctx.InputConstant(1) : nullptr;
+      if (!r || r->num_elements() != 1 || r->GetAsDouble(0) != 0.0) {
+        return ctx.Unimplemented(
+            "training_mode = true is only supported with a constant ratio of 0");
+      }
+    }
   }
   ctx.SetOutput(0, x);
   if (ctx.has_output(1)) {
