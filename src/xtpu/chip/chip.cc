@@ -337,7 +337,81 @@ StatusOr<int64_t> ParseByteSize(std::string_view text) {
   return static_cast<int64_t>(bytes);
 }
 
+namespace {
+// toml++ 3.3 (Debian's) has undefined behaviour — assertion failures in
+// debug builds, __builtin_unreachable in release builds — on two kinds of
+// input: a table header whose key starts with a character that cannot start
+// a key ("[\nxlu]", "[[[a]]]"; upstream marzer/tomlplusplus#301), and
+// non-ASCII characters where it tests for whitespace: in keys, between
+// tokens, after a line-ending backslash in a multi-line string (#190, #295).
+// Chip descriptions come from untrusted files (user .toml files, the
+// chip_toml of an executable), so they are screened before toml++ sees them: non-ASCII bytes are allowed only in comments and single-line
+// strings (where toml++ 3.3 handles them, and where ChipToToml writes them),
+// and table headers must start with a key. Valid chip descriptions pass:
+// they have no arrays, inline tables or multi-line strings.
+Status ScreenTomlForParser(std::string_view toml, const std::string& name) {
+  enum { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral } state = kCode;
+  int line = 1;
+  bool line_start = true;  // only whitespace so far on this line (in code)
+  for (size_t i = 0; i < toml.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(toml[i]);
+    std::string_view rest = toml.substr(i);
+    if (c == '\n') {
+      ++line;
+      line_start = true;
+      if (state != kMultiBasic && state != kMultiLiteral) state = kCode;  // toml++ reports open strings
+      continue;
+    }
+    switch (state) {
+      case kCode:
+        if (c >= 0x80) return Error("{}:{}: non-ASCII byte {:#04x} outside a string or comment", name, line, c);
+        if (line_start && c == '[') {
+          size_t k = rest.substr(1, 1) == "[" ? 2 : 1;
+          while (k < rest.size() && (rest[k] == ' ' || rest[k] == '\t')) ++k;
+          unsigned char first = k < rest.size() ? static_cast<unsigned char>(rest[k]) : '\n';
+          if (!(std::isalnum(first) || first == '_' || first == '-' || first == '"' || first == '\'' || first == ']'))
+            return Error("{}:{}: a table header must start with a key", name, line);
+        }
+        if (c != ' ' && c != '\t') line_start = false;
+        if (c == '#')
+          state = kComment;
+        else if (rest.substr(0, 3) == "\"\"\"")
+          state = kMultiBasic, i += 2;
+        else if (rest.substr(0, 3) == "'''")
+          state = kMultiLiteral, i += 2;
+        else if (c == '"')
+          state = kBasic;
+        else if (c == '\'')
+          state = kLiteral;
+        break;
+      case kComment:
+        break;
+      case kBasic:
+        if (c == '\\' && i + 1 < toml.size() && toml[i + 1] != '\n')
+          ++i;
+        else if (c == '"')
+          state = kCode;
+        break;
+      case kLiteral:
+        if (c == '\'') state = kCode;
+        break;
+      case kMultiBasic:
+      case kMultiLiteral:
+        if (c >= 0x80) return Error("{}:{}: non-ASCII byte {:#04x} in a multi-line string", name, line, c);
+        if (state == kMultiBasic && c == '\\' && i + 1 < toml.size() && toml[i + 1] != '\n')
+          ++i;
+        else if (rest.substr(0, 3) == (state == kMultiBasic ? "\"\"\"" : "'''"))
+          state = kCode, i += 2;
+        break;
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
 StatusOr<ChipConfig> LoadChipFromString(const std::string& toml_text, const std::string& name_for_errors) {
+  RETURN_IF_ERROR(ScreenTomlForParser(toml_text, name_for_errors));
   toml::parse_result parsed = toml::parse(toml_text, name_for_errors);
   if (!parsed) {
     const toml::parse_error& e = parsed.error();

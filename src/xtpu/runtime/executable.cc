@@ -206,76 +206,6 @@ Status ReadSignatures(std::string_view payload, Executable& e) {
   return r.ExpectEnd();
 }
 
-// toml++ 3.3 (Debian's) has undefined behaviour — assertion failures in
-// debug builds, __builtin_unreachable in release builds — on two kinds of
-// input: a table header whose key starts with a character that cannot start
-// a key ("[\nxlu]", "[[[a]]]"; upstream marzer/tomlplusplus#301), and
-// non-ASCII characters where it tests for whitespace: in keys, between
-// tokens, after a line-ending backslash in a multi-line string (#190, #295).
-// A chip_toml comes from an untrusted file, so it is screened before toml++
-// sees it: non-ASCII bytes are allowed only in comments and single-line
-// strings (where toml++ 3.3 handles them, and where ChipToToml writes them),
-// and table headers must start with a key. Valid chip descriptions pass:
-// they have no arrays, inline tables or multi-line strings.
-Status ScreenTomlForParser(std::string_view toml) {
-  enum { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral } state = kCode;
-  int line = 1;
-  bool line_start = true;  // only whitespace so far on this line (in code)
-  for (size_t i = 0; i < toml.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(toml[i]);
-    std::string_view rest = toml.substr(i);
-    if (c == '\n') {
-      ++line;
-      line_start = true;
-      if (state != kMultiBasic && state != kMultiLiteral) state = kCode;  // toml++ reports open strings
-      continue;
-    }
-    switch (state) {
-      case kCode:
-        if (c >= 0x80) return Error("chip_toml:{}: non-ASCII byte {:#04x} outside a string or comment", line, c);
-        if (line_start && c == '[') {
-          size_t k = rest.substr(1, 1) == "[" ? 2 : 1;
-          while (k < rest.size() && (rest[k] == ' ' || rest[k] == '\t')) ++k;
-          unsigned char first = k < rest.size() ? static_cast<unsigned char>(rest[k]) : '\n';
-          if (!(std::isalnum(first) || first == '_' || first == '-' || first == '"' || first == '\'' || first == ']'))
-            return Error("chip_toml:{}: a table header must start with a key", line);
-        }
-        if (c != ' ' && c != '\t') line_start = false;
-        if (c == '#')
-          state = kComment;
-        else if (rest.substr(0, 3) == "\"\"\"")
-          state = kMultiBasic, i += 2;
-        else if (rest.substr(0, 3) == "'''")
-          state = kMultiLiteral, i += 2;
-        else if (c == '"')
-          state = kBasic;
-        else if (c == '\'')
-          state = kLiteral;
-        break;
-      case kComment:
-        break;
-      case kBasic:
-        if (c == '\\' && i + 1 < toml.size() && toml[i + 1] != '\n')
-          ++i;
-        else if (c == '"')
-          state = kCode;
-        break;
-      case kLiteral:
-        if (c == '\'') state = kCode;
-        break;
-      case kMultiBasic:
-      case kMultiLiteral:
-        if (c >= 0x80) return Error("chip_toml:{}: non-ASCII byte {:#04x} in a multi-line string", line, c);
-        if (state == kMultiBasic && c == '\\' && i + 1 < toml.size() && toml[i + 1] != '\n')
-          ++i;
-        else if (rest.substr(0, 3) == (state == kMultiBasic ? "\"\"\"" : "'''"))
-          state = kCode, i += 2;
-        break;
-    }
-  }
-  return OkStatus();
-}
-
 // ---- Checks shared by writing and reading ----------------------------------
 
 Status CheckName(std::string_view what, std::string_view name) {
@@ -327,7 +257,6 @@ Status CheckExecutable(const Executable& e) {
     return Error("precision {} is not one of default, high, highest", Quote(e.precision));
   if (!nlohmann::json::accept(e.metadata_json)) return Error("metadata is not valid JSON");
 
-  RETURN_IF_ERROR(ScreenTomlForParser(e.chip_toml));
   StatusOr<ChipConfig> chip = LoadChipFromString(e.chip_toml, "chip_toml");
   if (!chip.ok()) {
     // Chip errors may list several problems, one a line; the first one names

@@ -29,7 +29,9 @@ Status EmitElementwise(LoweringContext& ctx, const Instruction& inst, const View
 Status EmitLoopFusion(LoweringContext& ctx, const Instruction& inst, const View& out);
 Status EmitReduce(LoweringContext& ctx, const Instruction& inst, const View& out);
 Status EmitConcatenate(LoweringContext& ctx, const Instruction& inst, const View& out);
-Status EmitPad(LoweringContext& ctx, const Instruction& inst, const View& out);
+// operand_in_place: the operand's producer already wrote it into the box of
+// `out` (see lowering.cc); only the border is filled.
+Status EmitPad(LoweringContext& ctx, const Instruction& inst, const View& out, bool operand_in_place = false);
 Status EmitGather(LoweringContext& ctx, const Instruction& inst, const View& out);
 // Materializes any view into a dense one of the same dims and dtype
 // (transpose, strided slice, broadcast, ...). `name` names the kernel.

@@ -99,7 +99,7 @@ Status EmitConcatenate(LoweringContext& ctx, const Instruction& inst, const View
   return OkStatus();
 }
 
-Status EmitPad(LoweringContext& ctx, const Instruction& inst, const View& out) {
+Status EmitPad(LoweringContext& ctx, const Instruction& inst, const View& out, bool operand_in_place) {
   const Instruction* x = inst.operand(0);
   const Instruction* pv = inst.operand(1);
   if (static_cast<int>(inst.padding.size()) != out.rank())
@@ -136,6 +136,7 @@ Status EmitPad(LoweringContext& ctx, const Instruction& inst, const View& out) {
     const PadDim& p = inst.padding[d];
     if (p.interior != 0 || p.lo < 0 || p.hi < 0) box = false;
   }
+  if (operand_in_place && !box) return Error("internal: pad '{}' in place needs a box without interior padding", inst.name);
   if (fill && box) {
     std::vector<View> slabs;
     View rest = out;  // dims < d restricted to the box
@@ -155,7 +156,7 @@ Status EmitPad(LoweringContext& ctx, const Instruction& inst, const View& out) {
     RETURN_IF_ERROR(
         InKernel(ctx, inst.name + ".fill", "pad", [&] { return EmitFill(ctx, inst.name, out, pv); }));
   }
-  if (empty) return OkStatus();
+  if (empty || operand_in_place) return OkStatus();
   View part = src.Slice(starts, limits, {});
   return InKernel(ctx, inst.name, "pad", [&] { return CopyJob(ctx, inst.name, part, dst); });
 }

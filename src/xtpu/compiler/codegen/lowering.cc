@@ -3,6 +3,7 @@
 #include "xtpu/compiler/codegen/lowering.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -277,10 +278,37 @@ const Instruction* MxuConvolution(const Instruction& inst) {
 // of another. The consumer rounds its input to bf16 anyway (one bf16 pass), so
 // rounding at the producer's store gives bit-identical results with half the
 // HBM traffic. Values read by anything else (residual adds, outputs, views)
-// stay f32.
+// stay f32. XTPU_F32_ACTIVATIONS=1 turns this off (for A/B comparisons).
+// Pads that can be done in place: the operand's producer (a matrix-unit
+// convolution: its stores take any strided view) writes straight into the
+// box of the pad's buffer and the pad kernel only fills the border. Needs no
+// interior and no negative padding, the operand used by the pad alone, and
+// neither value an output. Maps operand -> pad.
+std::unordered_map<const Instruction*, const Instruction*> InPlacePads(const Computation& entry) {
+  std::unordered_map<const Instruction*, int> uses;
+  for (const auto& i : entry.instructions())
+    for (const Instruction* op : i->operands) uses[op]++;
+  std::set<const Instruction*> outputs;
+  if (entry.root())
+    for (const Instruction* o : entry.root()->operands) outputs.insert(o);
+  std::unordered_map<const Instruction*, const Instruction*> out;
+  for (const auto& up : entry.instructions()) {
+    const Instruction* p = up.get();
+    if (p->opcode != Opcode::kPad || p->operands.size() != 2 || p->shape.dtype != DType::kF32) continue;
+    const Instruction* v = p->operand(0);
+    if (v == p->operand(1) || uses[v] != 1 || outputs.count(v) || outputs.count(p) || !MxuConvolution(*v)) continue;
+    if (static_cast<int64_t>(p->padding.size()) != p->shape.rank()) continue;
+    bool box = true;
+    for (const PadDim& d : p->padding) box = box && d.interior == 0 && d.lo >= 0 && d.hi >= 0;
+    if (box) out[v] = p;
+  }
+  return out;
+}
+
 std::set<const Instruction*> Bf16Values(const Computation& entry, const LoweringOptions& options) {
   std::set<const Instruction*> out;
   if (options.precision != Precision::kDefault) return out;
+  if (const char* e = std::getenv("XTPU_F32_ACTIVATIONS"); e != nullptr && e[0] != '\0' && e[0] != '0') return out;
   std::unordered_map<const Instruction*, std::vector<const Instruction*>> users;
   for (const auto& i : entry.instructions())
     for (const Instruction* op : i->operands) users[op].push_back(i.get());
@@ -362,9 +390,15 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
   // owner: the instruction whose arena block holds a value (views share it).
   std::unordered_map<const Instruction*, const Instruction*> owner;
   std::unordered_map<const Instruction*, int> last_use;
+  // Pads whose operand is written in place: value -> its pad, and the pad's
+  // buffer (allocated when the operand's kernel runs).
+  const std::unordered_map<const Instruction*, const Instruction*> pad_of = InPlacePads(entry);
+  for (const auto& [v, p] : pad_of) owner[v] = p;  // the pad's block holds both
+  std::unordered_map<const Instruction*, View> pad_home;
   for (size_t i = 0; i < insts.size(); ++i) {
     const Instruction* inst = insts[i].get();
-    owner[inst] = (IsView(*inst) && owner.count(inst->operand(0))) ? owner[inst->operand(0)] : inst;
+    if (!owner.count(inst))
+      owner[inst] = (IsView(*inst) && owner.count(inst->operand(0))) ? owner[inst->operand(0)] : inst;
     for (const Instruction* op : inst->operands) {
       const Instruction* ow = owner.count(op) ? owner[op] : op;
       last_use[ow] = std::max(last_use[ow], static_cast<int>(i));
@@ -407,8 +441,21 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
             inst.shape.dims);
     if (inst.shape.is_tuple) return Error("'{}': tuple-shaped values are not supported on the chip", inst.name);
     View result;
+    auto pad_it = pad_of.find(&inst);
     if (auto it = output_of.find(&inst); it != output_of.end()) {
       result = View::Dense(out_addr[it->second], s.dtype, s.dims);
+    } else if (auto home = pad_home.find(&inst); home != pad_home.end()) {
+      result = home->second;  // the operand's kernel allocated it
+    } else if (pad_it != pad_of.end()) {
+      // Allocate the pad's buffer; this value is its box.
+      const Instruction* p = pad_it->second;
+      View home = View::Dense(impl.arena.Alloc(Shape(DType::kF32, p->shape.dims).byte_size()), DType::kF32, p->shape.dims);
+      if (impl.arena.base() + impl.arena.peak() > impl.const_low)
+        return Error("HBM is full at '{}': activations need {} and constants {} (HBM {})", inst.name,
+                     FormatBytes(impl.arena.peak()), FormatBytes(impl.const_bytes), FormatBytes(chip.hbm.bytes));
+      pad_home[p] = home;
+      result = home;
+      for (int d = 0; d < home.rank(); ++d) result = result.SubRange(d, p->padding[d].lo, s.dims[d]);
     } else {
       result = View::Dense(impl.arena.Alloc(s.byte_size()), s.dtype, s.dims);
       if (impl.arena.base() + impl.arena.peak() > impl.const_low)
@@ -436,7 +483,7 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
         st = EmitConcatenate(ctx, inst, result);
         break;
       case Opcode::kPad:
-        st = EmitPad(ctx, inst, result);
+        st = EmitPad(ctx, inst, result, pad_home.count(&inst) > 0);
         break;
       case Opcode::kGather:
         st = EmitGather(ctx, inst, result);
@@ -473,7 +520,7 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
         last_use[ow] = -1;  // freed
       }
     }
-    if (last_use.find(&inst) == last_use.end() && !output_of.count(&inst)) {
+    if (last_use.find(&inst) == last_use.end() && !output_of.count(&inst) && !pad_of.count(&inst)) {
       // Unused result (should have been removed by DCE).
       impl.arena.Free(result.base);
     }

@@ -282,8 +282,14 @@ void GemmEmitter::EmitConvert(Core& k, int s) {
                   {"a", stage + r.src}, {"b", k.temp + r.src}, {"rows", r.rows}, {"cols", r.cols}, {"ds", r.ss},
                   {"as", r.ss}, {"bs", r.ss}});
       }
+      if (lhs_dtype == bf) {  // already rounded by the producer: a copy
+        em_.Emit(c, Opcode::kVpuUnary, 0,
+                 {{"op", static_cast<int64_t>(isa::UnOp::kCopy)}, {"dtype", bf}, {"dst", k.plane[slot][p] + r.dst},
+                  {"a", stage + r.src}, {"rows", r.rows}, {"cols", r.cols}, {"ds", r.ds}, {"as", r.ss}});
+        continue;
+      }
       em_.Emit(c, Opcode::kVpuConvert, 0,
-               {{"to", bf}, {"from", lhs_dtype}, {"dst", k.plane[slot][p] + r.dst}, {"src", stage + r.src},
+               {{"to", bf}, {"from", f32}, {"dst", k.plane[slot][p] + r.dst}, {"src", stage + r.src},
                 {"rows", r.rows}, {"cols", r.cols}, {"ds", r.ds}, {"ss", r.ss}});
     }
   }
