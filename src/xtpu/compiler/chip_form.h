@@ -26,6 +26,9 @@
 //    other operand is a parameter of the output shape (residual add), a
 //    broadcast of a parameter along the last dimension only (bias), or a
 //    scalar constant (relu = maximum with 0; relu6 = clamp/min-max).
+//  - int8: dot/convolution (or an output fusion around one) with s8 operands
+//    and an s32 result (made by the int8-matmul pass from QDQ / QLinear
+//    models); lowered to the MXU's s8 mode (v1, v4).
 //  - gather in embedding form: operand [V, D], indices [...] (s32), result
 //    [..., D], i.e. offset_dims={last}, collapsed_slice_dims={0},
 //    start_index_map={0}, index_vector_dim=rank(indices), slice_sizes={1,D}.
