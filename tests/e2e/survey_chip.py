@@ -20,7 +20,7 @@ first error line. Results are cached in --cache (JSON) so the survey resumes
 where it stopped (--redo measures the named models again). Writes --table
 (models/torchvision_chip.txt), one line per model, and prints a summary.
 
-Usage: survey_chip.py --xtpu PATH --models DIR --table FILE [--list FILE] [NAME...]
+Usage: survey_chip.py --xtpu PATH --models DIR --table FILE [--list FILE] [--notes FILE] [NAME...]
 """
 import argparse
 import glob
@@ -126,12 +126,24 @@ def cell(r):
     return s.upper()
 
 
-def write_table(results, models, configs, path, built):
+def read_notes(path):
+    """{name: note} from lines "NAME: note" (the diagnosed cause of a failure; # comments)."""
+    notes = {}
+    if path and os.path.exists(path):
+        for line in open(path):
+            if line.strip() and not line.startswith("#") and ":" in line:
+                name, note = line.split(":", 1)
+                notes[name.strip()] = note.strip()
+    return notes
+
+
+def write_table(results, models, configs, path, built, notes=None):
     lines = [
         "# torchvision 0.14 classification models (PyTorch 1.13, opset 17, batch 1, random weights) on the",
         "# simulated chip; written by tests/e2e/survey_chip.py with check_chip.py per model and configuration.",
         "# pass = top-1 as PyTorch and relative L2 error <= 2e-2 (default) / 1e-5 (highest). Cells: ok|WRONG rel-L2,",
-        "# COMPILE/RUN/TIMEOUT (error), - not measured. cycles and %peak are v4/default's.",
+        "# COMPILE/RUN/TIMEOUT (error), - not measured. cycles and %peak are v4/default's. The note of a",
+        "# failing model is its diagnosed cause (--notes file) or else the first error line of each config.",
         f"# xtpu built {built}.",
         "# name                 params      " + " ".join(f"{c:<16}" for c in configs) + " v4 cycles   %peak  note",
     ]
@@ -140,15 +152,17 @@ def write_table(results, models, configs, path, built):
         if not rs:
             continue
         base = rs.get(configs[0]) or {}
-        notes = []
+        note = []
         for c in configs:
             r = rs.get(c)
             if r and r["status"] != "ok":
-                notes.append(f"{c}: {r.get('note') or r.get('error', '')}")
+                note.append(f"{c}: {r.get('error', '')}")
+        if note and (notes or {}).get(name):
+            note = [notes[name]]
         cyc = str(base.get("cycles", "-"))
         pk = f"{base['peak_pct']:.1f}" if "peak_pct" in base else "-"
         lines.append(f"{name:<22} {params:<11} " + " ".join(f"{cell(rs.get(c)):<16}" for c in configs) +
-                     f" {cyc:<11} {pk:<6} " + "; ".join(notes))
+                     f" {cyc:<11} {pk:<6} " + "; ".join(note))
     with open(path, "w") as f:
         f.write("\n".join(l.rstrip() for l in lines) + "\n")
 
@@ -173,6 +187,8 @@ def main():
     ap.add_argument("--timeout", type=int, default=300, help="seconds allowed for one check_chip run")
     ap.add_argument("--built", default="?", help="when/what xtpu binary was built (for the table header)")
     ap.add_argument("--redo", action="store_true", help="measure the named models again")
+    ap.add_argument("--notes", default=os.path.join(HERE, "..", "..", "models", "torchvision_chip_notes.txt"),
+                    help="diagnosed causes of failures, lines NAME: note")
     ap.add_argument("--summary", action="store_true", help="only rewrite the table and print the summary")
     ap.add_argument("names", nargs="*")
     a = ap.parse_args()
@@ -198,8 +214,8 @@ def main():
             with open(cache + ".tmp", "w") as f:
                 json.dump(results, f, indent=1)
             os.replace(cache + ".tmp", cache)
-            write_table(results, models, configs, a.table, a.built)
-    write_table(results, models, configs, a.table, a.built)
+            write_table(results, models, configs, a.table, a.built, read_notes(a.notes))
+    write_table(results, models, configs, a.table, a.built, read_notes(a.notes))
     summary(results, models, configs)
 
 

@@ -284,6 +284,48 @@ TEST(MxuFusion, DotBiasClamp) {
   EXPECT_LT(RunOnChip(s, "v4", Precision::kHighest).rel_l2, 1e-6);
 }
 
+// conv -> conv -> pad -> add: at default precision the first conv's result
+// (read only as the second conv's input) is stored as bf16, which must give
+// bit-identical results with less HBM traffic; the second conv writes into
+// the pad's buffer, whose border alone the pad fills.
+std::string ConvChainModule() {
+  ConvSpec a{.in = {2, 12, 12, 16}, .kernel = {3, 3, 16, 24}, .pad_h = 1, .pad_w = 1};
+  ConvSpec b{.in = {2, 12, 12, 24}, .kernel = {3, 3, 24, 8}, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1};
+  std::string s = "HloModule chain\n\nENTRY main {\n  x = f32[2,12,12,16] parameter(0)\n";
+  s += ConstLine("w1", a.kernel, 21) + ConstLine("w2", b.kernel, 22);
+  s += fmt::format("  y1 = f32[2,12,12,24] convolution(x, w1), {}\n", ConvAttrs(a));
+  s += fmt::format("  y2 = f32[2,6,6,8] convolution(y1, w2), {}\n", ConvAttrs(b));
+  s += "  v = f32[] constant(-3)\n  p = f32[2,9,8,8] pad(y2, v), padding=0_0_0x1_2_0x2_0_0x0_0_0\n";
+  s += "  r = f32[2,9,8,8] add(p, p)\n  ROOT out = (f32[2,9,8,8]) tuple(r)\n}\n";
+  return s;
+}
+
+int64_t LoweredHbmBytes(const std::string& text) {
+  auto module = ParseModule(text);
+  auto chip = LoadChip("v4");
+  if (!module.ok() || !chip.ok()) return -1;
+  auto lowered = codegen::LowerModule(**module, *chip, {});
+  if (!lowered.ok()) return -1;
+  int64_t bytes = 0;
+  for (const auto& k : lowered->kernels) bytes += k.hbm_bytes;
+  return bytes;
+}
+
+TEST(MxuConv, Bf16ActivationsAndPadInPlace) {
+  const std::string m = ConvChainModule();
+  Outcome bf16 = RunOnChip(m, "v4", Precision::kDefault);
+  EXPECT_LT(bf16.rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(m, "v5e", Precision::kHighest).rel_l2, 1e-6);
+  const int64_t bf16_bytes = LoweredHbmBytes(m);
+  setenv("XTPU_F32_ACTIVATIONS", "1", 1);
+  Outcome f32 = RunOnChip(m, "v4", Precision::kDefault);
+  const int64_t f32_bytes = LoweredHbmBytes(m);
+  unsetenv("XTPU_F32_ACTIVATIONS");
+  EXPECT_EQ(bf16.rel_l2, f32.rel_l2);  // same outputs
+  EXPECT_GT(bf16_bytes, 0);
+  EXPECT_LT(bf16_bytes, f32_bytes);
+}
+
 TEST(MxuErrors, NoBf16MatrixUnit) {
   auto module = ParseModule(DotModule(8, 8, 8, true));
   ASSERT_TRUE(module.ok());
