@@ -90,8 +90,8 @@ def main():
     for key in ("timing", "functional", "config", "model_flops", "host_seconds"):
         if key not in s:
             failures.append(f"stats: {key} missing")
-    if perf.get("cycles", 0) <= 0 or s.get("model_flops", 0) <= 0:
-        failures.append(f"stats: cycles {perf.get('cycles')} and model_flops {s.get('model_flops')} must be > 0")
+    if perf.get("cycles", 0) <= 0:
+        failures.append(f"stats: cycles {perf.get('cycles')} must be > 0")
     print(f"compile {csecs:.1f} s, run {rsecs:.1f} s; {perf.get('cycles')} cycles, "
           f"{100 * perf.get('fraction_of_peak', 0):.1f}% of peak")
     if failures:

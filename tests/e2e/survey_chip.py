@@ -167,6 +167,23 @@ def write_table(results, models, configs, path, built, notes=None):
         f.write("\n".join(l.rstrip() for l in lines) + "\n")
 
 
+def markdown(results, models, configs, notes):
+    """The table as Markdown (for docs/models.md)."""
+    out = ["| model | params | " + " | ".join(configs) + " | v4 cycles | % of peak | note |",
+           "|---" * (len(configs) + 5) + "|"]
+    for name, params in models:
+        rs = results.get(name, {})
+        if not rs:
+            continue
+        base = rs.get(configs[0]) or {}
+        bad = [c for c in configs if rs.get(c) and rs[c]["status"] != "ok"]
+        note = (notes.get(name) or "; ".join(f"{c}: {rs[c].get('error', '')}" for c in bad)) if bad else ""
+        pk = f"{base['peak_pct']:.1f}" if "peak_pct" in base else "-"
+        out.append(f"| {name} | {params / 1e6:.1f} M | " + " | ".join(cell(rs.get(c)) for c in configs) +
+                   f" | {base.get('cycles', '-')} | {pk} | {note} |")
+    return "\n".join(out)
+
+
 def summary(results, models, configs):
     for c in configs:
         st = [results.get(n, {}).get(c) for n, _ in models]
@@ -190,6 +207,7 @@ def main():
     ap.add_argument("--notes", default=os.path.join(HERE, "..", "..", "models", "torchvision_chip_notes.txt"),
                     help="diagnosed causes of failures, lines NAME: note")
     ap.add_argument("--summary", action="store_true", help="only rewrite the table and print the summary")
+    ap.add_argument("--markdown", action="store_true", help="with --summary: also print the table as Markdown")
     ap.add_argument("names", nargs="*")
     a = ap.parse_args()
     configs = a.configs.split(",")
@@ -217,6 +235,8 @@ def main():
             write_table(results, models, configs, a.table, a.built, read_notes(a.notes))
     write_table(results, models, configs, a.table, a.built, read_notes(a.notes))
     summary(results, models, configs)
+    if a.markdown:
+        print(markdown(results, models, configs, read_notes(a.notes)))
 
 
 if __name__ == "__main__":

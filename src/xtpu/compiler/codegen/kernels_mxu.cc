@@ -100,6 +100,9 @@ StatusOr<ParsedFusion> ParseOutputFusion(const Instruction& fusion) {
       return bad(i, "the other operand must be a scalar constant, a bias broadcast along the last dim, or a residual");
     }
     if (e.param >= 0 && e.param < 2) return bad(i, "the bias/residual must not be the dot's own operands");
+    if (e.op.kind == EpilogueOp::kBias &&
+        std::any_of(pf.ops.begin(), pf.ops.end(), [](const ParsedFusion::Op& o) { return o.op.kind == EpilogueOp::kBias; }))
+      return bad(i, "only one bias vector per fusion");
     if (e.op.kind == EpilogueOp::kResidual &&
         std::any_of(pf.ops.begin(), pf.ops.end(), [](const ParsedFusion::Op& o) { return o.op.kind == EpilogueOp::kResidual; }))
       return bad(i, "only one residual operand per fusion");

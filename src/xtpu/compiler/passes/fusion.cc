@@ -217,10 +217,17 @@ class ReshapeMover {
 StatusOr<bool> FuseEpilogue(Rewriter& rw, Instruction* mm) {
   std::vector<Instruction*> chain;
   Instruction* cur = mm;
+  // The matrix-unit epilogue holds one bias vector and one residual tile, so
+  // the chain stops before a second of either (e.g. ConvNeXt's layer scale, a
+  // second per-channel vector after the bias, stays in a loop fusion).
+  int biases = 0, residuals = 0;
   while (rw.HasSingleUse(cur)) {
     Instruction* u = rw.Users(cur)[0];
-    bool ok = u->operands.size() == 2 ? EpilogueOperand(u, cur).has_value() : IsScalarClamp(u, cur);
+    std::optional<OtherKind> kind;
+    bool ok = u->operands.size() == 2 ? (kind = EpilogueOperand(u, cur)).has_value() : IsScalarClamp(u, cur);
     if (!ok) break;
+    if (kind == OtherKind::kBias && ++biases > 1) break;
+    if (kind == OtherKind::kResidual && ++residuals > 1) break;
     chain.push_back(u);
     cur = u;
   }
