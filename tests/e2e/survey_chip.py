@@ -4,7 +4,7 @@
 For every model that runs on the reference backend ("reference yes" in
 models/torchvision_models.txt, written by survey_torchvision.py), smallest
 first by parameter count, and for each configuration (chip, precision) in
---configs (default v4/default, v4/highest, v5e/default), runs
+--configs (default v4/default, v4/highest, v5e/default, v5e/highest), runs
 
   check_chip.py --xtpu XTPU --models WORK --chip CHIP --precision P tv_NAME
 
@@ -34,7 +34,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECK = os.path.join(HERE, "check_chip.py")
 LIST = os.path.join(HERE, "..", "..", "models", "torchvision_models.txt")
-CONFIGS = ["v4/default", "v4/highest", "v5e/default"]
+CONFIGS = ["v4/default", "v4/highest", "v5e/default", "v5e/highest"]
 
 
 def reference_models(path):
