@@ -53,6 +53,7 @@ struct Outcome {
   double rel_l2 = 1e9;
   int64_t cycles = 0;
   double mxu_utilization = 0;
+  size_t kernels = 0;
 };
 
 double RelL2(const Literal& got, const Literal& want) {
@@ -79,6 +80,7 @@ Outcome RunOnChip(const std::string& text, const std::string& chip_name, Precisi
   auto lowered = codegen::LowerModule(**module, *chip, {.precision = precision});
   EXPECT_TRUE(lowered.ok()) << lowered.status().message();
   if (!lowered.ok()) return o;
+  o.kernels = lowered->kernels.size();
   std::vector<Literal> args;
   sim::DispatchLog log;
   sim::Simulator s(*chip, lowered->program, {.dispatch_log = timing ? &log : nullptr});
@@ -266,6 +268,36 @@ TEST(MxuFusion, ConvBiasReluResidual) {
 TEST(MxuFusion, DepthwiseBiasReluResidual) {
   ConvSpec c{.in = {1, 6, 6, 8}, .kernel = {3, 3, 1, 8}, .pad_h = 1, .pad_w = 1, .groups = 8};
   EXPECT_LT(RunOnChip(ConvFusionModule(c), "v4", Precision::kDefault).rel_l2, 1e-5);
+}
+
+// A weight panel taller than the VMEM weight budget at this precision (at
+// highest, 1 MiB of VMEM holds about 680 rows of one 128-column tile) is
+// split over K: kernels whose partial products accumulate in the output,
+// the epilogue (bias, clamp) after the last. VGG's 25088-row classifier at
+// highest precision on v4 is the real case.
+TEST(MxuDot, TallWeightPanelSplitsK) {
+  // 1000 rows fit: one GEMM kernel (plus the module's other kernels).
+  const size_t one = RunOnChip(DotModule(70, 1000, 200, true), "v4", Precision::kHighest, false, "vmem.bytes=1 MiB").kernels;
+  ASSERT_GT(one, 0u);
+  Outcome c = RunOnChip(DotModule(70, 3000, 200, true), "v4", Precision::kHighest, false, "vmem.bytes=1 MiB");
+  EXPECT_LT(c.rel_l2, 1e-6);
+  EXPECT_GE(c.kernels, one + 2);
+  Outcome n = RunOnChip(DotModule(70, 1500, 200, false), "v4", Precision::kHighest, false, "vmem.bytes=1 MiB");
+  EXPECT_LT(n.rel_l2, 1e-6);
+  EXPECT_GE(n.kernels, one + 2);
+  std::string f = "HloModule tallfusion\n\nfused {\n  p0 = f32[40,2000] parameter(0)\n  p1 = f32[2000,150] parameter(1)\n"
+                  "  p2 = f32[150] parameter(2)\n"
+                  "  d = f32[40,150] dot(p0, p1), lhs_batch_dims={}, lhs_contracting_dims={1}, rhs_batch_dims={}, "
+                  "rhs_contracting_dims={0}\n"
+                  "  b = f32[40,150] broadcast(p2), dimensions={1}\n  db = f32[40,150] add(d, b)\n"
+                  "  zero = f32[] constant(0)\n  zb = f32[40,150] broadcast(zero), dimensions={}\n"
+                  "  ROOT r = f32[40,150] maximum(db, zb)\n}\n\n"
+                  "ENTRY main {\n  x = f32[40,2000] parameter(0)\n" +
+                  ConstLine("w", {2000, 150}, 5) + ConstLine("bias", {150}, 6) +
+                  "  f = f32[40,150] fusion(x, w, bias), kind=output, calls=fused\n  ROOT out = (f32[40,150]) tuple(f)\n}\n";
+  Outcome fo = RunOnChip(f, "v4", Precision::kHighest, false, "vmem.bytes=1 MiB");
+  EXPECT_LT(fo.rel_l2, 1e-6);
+  EXPECT_GE(fo.kernels, one + 2);
 }
 
 TEST(MxuFusion, DotBiasClamp) {

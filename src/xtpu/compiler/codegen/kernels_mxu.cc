@@ -166,7 +166,7 @@ Status EmitOutputFusion(LoweringContext& ctx, const Instruction& inst, const Vie
   ASSIGN_OR_RETURN(job.out, p.canon(out));
   job.source = p.source.get();
   job.epilogue = std::move(epilogue);
-  return mxu::EmitGemm(ctx, job);
+  return mxu::EmitGemmSplitK(ctx, std::move(job), p, InstructionFlops(inst));
 }
 
 }  // namespace xtpu::codegen

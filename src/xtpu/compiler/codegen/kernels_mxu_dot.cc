@@ -12,11 +12,18 @@ namespace {
 class DotSource : public GemmSource {
  public:
   // lhs [B, M, K] f32; rhs: constant (lit, [B or 1, K, N]) or view [B, K, N].
-  DotSource(View lhs, int64_t n, const Literal* rhs_lit, bool rhs_batched, View rhs)
-      : lhs_(std::move(lhs)), n_(n), lit_(rhs_lit), lit_batched_(rhs_batched), rhs_(std::move(rhs)) {
+  // Weight rows [k0, k0 + lhs K) of a constant rhs with `lit_k` rows.
+  DotSource(View lhs, int64_t n, const Literal* rhs_lit, bool rhs_batched, View rhs, int64_t k0 = 0,
+            int64_t lit_k = -1)
+      : lhs_(std::move(lhs)), n_(n), lit_(rhs_lit), lit_batched_(rhs_batched), rhs_(std::move(rhs)), k0_(k0) {
     b_ = lhs_.dims[0];
     m_ = lhs_.dims[1];
     k_ = lhs_.dims[2];
+    lit_k_ = lit_k < 0 ? k_ : lit_k;
+  }
+  std::unique_ptr<GemmSource> Slice(int64_t k0, int64_t kw) const {
+    View rhs = lit_ ? rhs_ : rhs_.SubRange(1, k0, kw);
+    return std::make_unique<DotSource>(lhs_.SubRange(2, k0, kw), n_, lit_, lit_batched_, rhs, k0_ + k0, lit_k_);
   }
   int64_t Batches() const override { return b_; }
   int64_t N() const override { return n_; }
@@ -70,7 +77,7 @@ class DotSource : public GemmSource {
   }
   bool ConstantWeights() const override { return lit_ != nullptr; }
   float Weight(int64_t b, int64_t row, int64_t col) const override {
-    int64_t i = ((lit_batched_ ? b : 0) * k_ + row) * n_ + col;
+    int64_t i = ((lit_batched_ ? b : 0) * lit_k_ + k0_ + row) * n_ + col;
     return static_cast<float>(lit_->GetAsDouble(i));
   }
   View RhsView() const override { return rhs_; }
@@ -81,6 +88,7 @@ class DotSource : public GemmSource {
   const Literal* lit_;
   bool lit_batched_;
   View rhs_;
+  int64_t k0_ = 0, lit_k_ = 0;
   int64_t b_ = 1, m_ = 0, k_ = 0;
   int64_t mc_ = 1, kc_ = 1, nk_ = 1;
   std::vector<std::vector<KStep>> ksteps_;
@@ -138,7 +146,10 @@ StatusOr<PreparedGemm> PrepareDot(LoweringContext& ctx, const Instruction& dot, 
     rhs = r;
   }
   PreparedGemm p;
-  p.source = std::make_unique<DotSource>(lhs, N, lit, !rhs2d, rhs);
+  auto src = std::make_unique<DotSource>(lhs, N, lit, !rhs2d, rhs);
+  const DotSource* whole = src.get();
+  p.k_slice = [whole](int64_t k0, int64_t kw) { return whole->Slice(k0, kw); };
+  p.source = std::move(src);
   p.canon = [b_src, m_src, N, name = dot.name](const View& v) -> StatusOr<View> {
     StatusOr<View> r = v.Reshape({b_src, m_src, N});
     if (!r.ok()) return Unimplemented("dot '{}': operand view {} cannot be seen as [B, M, N]", name, v.ToString());
@@ -146,6 +157,46 @@ StatusOr<PreparedGemm> PrepareDot(LoweringContext& ctx, const Instruction& dot, 
   };
   p.bias = [b_src, N](const View& v) { return v.Broadcast({b_src, N}, {1}); };
   return p;
+}
+
+Status EmitGemmSplitK(LoweringContext& ctx, GemmJob job, const PreparedGemm& p, int64_t flops) {
+  const GemmSource& src = *p.source;
+  const int64_t kw = src.WeightRows();
+  const int64_t limit = MaxWeightRows(ctx, src.ConstantWeights());
+  if (kw <= limit || !p.k_slice || limit < 256) {
+    job.flops = flops;
+    return EmitGemm(ctx, job);  // EmitGemm reports a panel that does not fit
+  }
+  for (const EpilogueOp& e : job.epilogue)
+    if (e.kind == EpilogueOp::kResidual)
+      return Unimplemented("'{}': a {}-row weight panel exceeds VMEM at this precision (at most {} rows fit) and "
+                           "splitting K is not supported with a residual epilogue",
+                           job.name, kw, limit);
+  if (job.out.dtype != DType::kF32)
+    return Error("internal: '{}': K-split GEMM needs an f32 output, got {}", job.name, job.out.ToString());
+  // Slices of equal 128-multiples, with headroom below the limit for the
+  // rest of the plan (LHS and output buffers).
+  int64_t step = std::max<int64_t>(128, limit * 3 / 4 / 128 * 128);
+  const int64_t slices = CeilDiv(kw, step);
+  step = CeilDiv(CeilDiv(kw, slices), 128) * 128;
+  int64_t assigned = 0;
+  for (int64_t s = 0, k0 = 0; k0 < kw; ++s, k0 += step) {
+    const int64_t w = std::min(step, kw - k0);
+    std::unique_ptr<GemmSource> part = p.k_slice(k0, w);
+    GemmJob js;
+    js.name = job.name + ".k" + std::to_string(s);
+    js.op = job.op + " [K " + std::to_string(k0) + ":" + std::to_string(k0 + w) + "]";
+    js.out = job.out;
+    js.source = part.get();
+    // Partial products accumulate in the output: out = partial + out.
+    if (k0 > 0) js.epilogue.push_back({EpilogueOp::kResidual, isa::BinOp::kAdd, 0, false, job.out});
+    const bool last = k0 + w >= kw;
+    if (last) js.epilogue.insert(js.epilogue.end(), job.epilogue.begin(), job.epilogue.end());
+    js.flops = last ? flops - assigned : flops * w / kw;
+    assigned += js.flops;
+    RETURN_IF_ERROR(EmitGemm(ctx, js));
+  }
+  return OkStatus();
 }
 
 }  // namespace xtpu::codegen::mxu
@@ -159,7 +210,7 @@ Status EmitDot(LoweringContext& ctx, const Instruction& inst, const View& out) {
   job.op = "dot";
   ASSIGN_OR_RETURN(job.out, p.canon(out));
   job.source = p.source.get();
-  return mxu::EmitGemm(ctx, job);
+  return mxu::EmitGemmSplitK(ctx, std::move(job), p, InstructionFlops(inst));
 }
 
 }  // namespace xtpu::codegen

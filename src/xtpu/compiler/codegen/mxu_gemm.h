@@ -119,10 +119,15 @@ struct GemmJob {
   View out;            // dense result; bf16 (default precision) stores the f32 tile rounded to bf16
   const GemmSource* source = nullptr;
   std::vector<EpilogueOp> epilogue;
+  int64_t flops = 0;   // useful FLOPs of this kernel (0: the lowering assigns the op's)
 };
 
 // Emits the whole kernel (BeginKernel .. EndKernel).
 Status EmitGemm(LoweringContext& ctx, const GemmJob& job);
+
+// The most weight-panel rows (Kw) whose one-tile-wide panel fits the planner's
+// weight budget at the context's precision.
+int64_t MaxWeightRows(LoweringContext& ctx, bool constant_weights);
 
 // DMA helper with HBM byte accounting for the kernel record.
 int Dma(ProgramEmitter& em, int core, int engine, bool load, const View& hbm, int64_t vmem,

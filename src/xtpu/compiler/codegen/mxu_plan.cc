@@ -19,7 +19,18 @@ int64_t FixedVmem(const Plan& p, int planes, int64_t kw, bool const_w, bool res,
   return v;
 }
 
+// VMEM bytes per weight-panel row and column: the bf16 planes, plus the f32
+// staging (and split temporary) of weights loaded from HBM.
+int64_t PanelBytesPerElement(int planes, bool const_w) {
+  return planes * 2 + (const_w ? 0 : 4 * (planes > 1 ? 2 : 1));
+}
+
 }  // namespace
+
+int64_t MaxWeightRows(LoweringContext& ctx, bool constant_weights) {
+  const int planes = PrecisionPlanes(ctx.precision_passes());
+  return ctx.em().VmemBytes() / 2 / (PanelBytesPerElement(planes, constant_weights) * ctx.chip().mxu.cols);
+}
 
 Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
   ProgramEmitter& em = ctx.em();
@@ -44,7 +55,7 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
   }
   if (N <= 0 || Kw <= 0) return Error("'{}': empty matmul", job.name);
   const int64_t nt = CeilDiv(N, T);
-  const int64_t per_col = planes * Kw * 2 + (const_w ? 0 : Kw * 4 * (planes > 1 ? 2 : 1));
+  const int64_t per_col = Kw * PanelBytesPerElement(planes, const_w);
   const int64_t wbudget = em.VmemBytes() / 2;
   auto make = [&](int64_t ng_tiles) -> std::optional<Plan> {
     Plan p;
@@ -127,7 +138,7 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
                  job.name.c_str(), (long long)best.ng, (long long)best.groups, best.pm, best.pn, (long long)best.tpm,
                  (long long)best.ms_max, best.slots, best.split_cols ? 1 : 0, (long long)src.NumChunks(),
                  (long long)src.NumKChunks(), (long long)best.traffic);
-  em.BeginKernel(job.name, job.op);
+  em.BeginKernel(job.name, job.op, job.flops);
   RETURN_IF_ERROR(EmitGemmBody(ctx, job, best, panel));
   return em.EndKernel();
 }

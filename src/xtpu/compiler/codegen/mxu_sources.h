@@ -18,7 +18,16 @@ struct PreparedGemm {
   std::function<StatusOr<View>(const View&)> canon;
   // The bias view [batches, N] of a bias vector [N_total] along the last dim.
   std::function<View(const View&)> bias;
+  // Dots only: a source over contracting rows [k0, k0 + kw) of the same
+  // problem (for splitting K when the weight panel does not fit VMEM).
+  std::function<std::unique_ptr<GemmSource>(int64_t k0, int64_t kw)> k_slice;
 };
+
+// Emits `job` (whose source is p.source) as one GEMM kernel or, when its
+// weight panel is too tall for VMEM at this precision and the source can be
+// sliced, as kernels over K slices that accumulate in the f32 output (the
+// epilogue runs after the last slice). `flops` are the op's useful FLOPs.
+Status EmitGemmSplitK(LoweringContext& ctx, GemmJob job, const PreparedGemm& p, int64_t flops);
 
 // `dot` in chip form (chip_form.h) with operand values `lhs` and `rhs`.
 StatusOr<PreparedGemm> PrepareDot(LoweringContext& ctx, const Instruction& dot, const Instruction* lhs,
