@@ -8,7 +8,8 @@ PKGS=(
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
   libcli11-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev
-  python3-numpy python3-torch python3-torchvision python3-onnx python3-pytest
+  python3-dev pybind11-dev python3-numpy python3-torch python3-torchvision python3-onnx python3-pytest
+  libjs-chart.js chromium fonts-liberation python3-websocket
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -8,8 +8,10 @@
 
 #include "commands.h"
 #include "xtpu/compiler/compile.h"
+#include "xtpu/runtime/profile.h"
 #include "xtpu/runtime/run.h"
 #include "xtpu/sim/timing/timing_model.h"
+#include "xtpu/support/progress.h"
 
 namespace xtpu::cli {
 namespace {
@@ -27,15 +29,17 @@ StatusOr<ChipConfig> LoadChipWithOverrides(const std::string& name, const std::v
 StatusOr<runtime::Executable> CompileFile(const std::string& model, const std::string& chip_name,
                                           const std::vector<std::string>& overrides, const std::string& precision,
                                           int64_t default_dim, int cores, bool print_after_all, double* load_s,
-                                          double* compile_s) {
+                                          double* compile_s, Progress& progress) {
   auto t0 = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(ChipConfig chip, LoadChipWithOverrides(chip_name, overrides));
   ASSIGN_OR_RETURN(codegen::Precision p, codegen::ParsePrecision(precision));
   ASSIGN_OR_RETURN(std::unique_ptr<Module> module, LoadModel(model, default_dim));
   *load_s = Since(t0);
   auto t1 = std::chrono::steady_clock::now();
-  StatusOr<runtime::Executable> exe =
-      compiler::Compile(std::move(module), chip, {.precision = p, .cores = cores, .print_after_all = print_after_all});
+  compiler::CompileOptions co{.precision = p, .cores = cores, .print_after_all = print_after_all};
+  co.progress = [&progress](std::string_view stage, double f) { progress.Update(fmt::format("compile: {}", stage), f); };
+  StatusOr<runtime::Executable> exe = compiler::Compile(std::move(module), chip, co);
+  progress.Finish();
   if (!exe.ok()) return exe.status().WithPrefix(model);
   *compile_s = Since(t1);
   return exe;
@@ -46,9 +50,10 @@ StatusOr<runtime::Executable> CompileFile(const std::string& model, const std::s
 Status CompileModel(const CompileArgs& args) {
   if (args.output.empty()) return Error("compile: give the output file with -o FILE.xtpu");
   double load_s = 0, compile_s = 0;
+  Progress progress(Progress::Enabled(args.quiet || args.print_after_all));
   ASSIGN_OR_RETURN(runtime::Executable exe, CompileFile(args.model, args.chip, args.overrides, args.precision,
                                                         args.default_dim, args.cores, args.print_after_all, &load_s,
-                                                        &compile_s));
+                                                        &compile_s, progress));
   RETURN_IF_ERROR(runtime::SaveExecutable(exe, args.output));
   if (!args.quiet) {
     nlohmann::json meta = nlohmann::json::parse(exe.metadata_json);
@@ -69,6 +74,7 @@ Status RunOnChip(const RunArgs& args) {
   auto t0 = std::chrono::steady_clock::now();
   runtime::Executable exe;
   double load_s = 0, compile_s = 0;
+  Progress progress(Progress::Enabled(args.quiet));
   if (args.model.ends_with(".xtpu")) {
     ASSIGN_OR_RETURN(exe, runtime::LoadExecutable(args.model));
     load_s = Since(t0);
@@ -76,7 +82,7 @@ Status RunOnChip(const RunArgs& args) {
       return Error("{}: --set overrides do not apply to a compiled executable; recompile the model", args.model);
   } else {
     ASSIGN_OR_RETURN(exe, CompileFile(args.model, args.chip, args.overrides, args.precision, args.default_dim, 0, false,
-                                      &load_s, &compile_s));
+                                      &load_s, &compile_s, progress));
   }
   ASSIGN_OR_RETURN(ChipConfig chip, runtime::ExecutableChip(exe));
   std::vector<InputSpec> specs;
@@ -88,7 +94,9 @@ Status RunOnChip(const RunArgs& args) {
   ro.timing_only = args.timing_only;
   ro.threads = args.threads;
   ro.record_instructions = true;
+  ro.progress = [&progress](std::string_view stage, double f) { progress.Update(stage, f); };
   StatusOr<runtime::RunResult> rr = runtime::RunExecutable(exe, inputs, ro);
+  progress.Finish();
   if (!rr.ok()) return rr.status().WithPrefix(args.model);
   runtime::RunResult& r = *rr;
   std::vector<std::string> names;
@@ -101,25 +109,18 @@ Status RunOnChip(const RunArgs& args) {
   std::printf("%s", runtime::PerformanceSummary(chip, r, batch, args.layers).c_str());
   std::fflush(stdout);
   if (!args.trace.empty()) {
-    std::string text = sim::timing::TraceJson(chip, *r.timing).dump() + "\n";
+    // Events named by the op (kernel) each instruction serves.
+    std::string text = runtime::KernelTraceJson(exe, chip, r).dump() + "\n";
     std::FILE* f = std::fopen(args.trace.c_str(), "wb");
     if (!f) return Error("--trace {}: cannot write the file", args.trace);
     std::fwrite(text.data(), 1, text.size(), f);
     std::fclose(f);
   }
   if (!args.stats.empty()) {
-    nlohmann::json j;
-    j["timing"] = r.timing->stats.ToJson();
-    j["functional"] = r.sim.ToJson();
-    j["performance"] = runtime::PerformanceJson(chip, r);
+    nlohmann::json j = runtime::RunStatsJson(exe, chip, r);
     j["model"] = args.model;
-    j["model_flops"] = r.model_flops;
-    j["precision"] = exe.precision;
-    j["compiler_version"] = exe.compiler_version;
-    j["timing_only"] = args.timing_only;
-    j["host_seconds"] = {{"load", load_s}, {"compile", compile_s}, {"simulate", r.simulate_seconds},
-                         {"timing", r.timing_seconds}};
-    j["config"] = ChipToJson(chip);
+    j["host_seconds"]["load"] = load_s;
+    j["host_seconds"]["compile"] = compile_s;
     std::FILE* f = std::fopen(args.stats.c_str(), "wb");
     if (!f) return Error("--stats {}: cannot write the file", args.stats);
     std::string text = j.dump(2) + "\n";

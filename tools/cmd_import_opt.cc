@@ -1,5 +1,5 @@
-// `xtpu import` and `xtpu opt` (parse, run passes, print), and model loading
-// shared with `xtpu run`.
+// `xtpu import` and `xtpu opt` (parse, run passes, print); models load
+// through xtpu/frontend/load_model.h.
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -40,35 +40,6 @@ Status WriteText(const std::string& path, const std::string& text) {
 }
 
 }  // namespace
-
-StatusOr<std::unique_ptr<Module>> LoadModel(const std::string& path, int64_t default_dim) {
-  if (default_dim < 1) return Error("--default-dim must be at least 1, got {}", default_dim);
-  std::unique_ptr<Module> module;
-  if (EndsWith(path, ".onnx")) {
-    // Open once here so a missing file reads the same for every format.
-    FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) return ReadFileToString(path).status();
-    char byte;
-    bool unreadable = std::fread(&byte, 1, 1, f) == 0 && std::ferror(f);
-    int err = errno;
-    std::fclose(f);
-    if (unreadable) return Error("{}: cannot read: {}", path, std::strerror(err));
-    OnnxImportOptions options;
-    options.default_dim = default_dim;
-    StatusOr<std::unique_ptr<Module>> m = ImportOnnxFile(path, options);
-    if (!m.ok()) return NameFile(m.status(), path);
-    module = std::move(m).value();
-  } else if (EndsWith(path, ".tir")) {
-    ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
-    StatusOr<std::unique_ptr<Module>> m = ParseModule(text, path);
-    if (!m.ok()) return NameFile(m.status(), path);
-    module = std::move(m).value();
-  } else {
-    return Error("{}: unknown model format; accepted extensions are .onnx (ONNX) and .tir (tensor IR text)", path);
-  }
-  RETURN_IF_ERROR(NameFile(Verify(*module), path));
-  return module;
-}
 
 Status Import(const ImportArgs& args) {
   if (!EndsWith(args.model, ".onnx")) {

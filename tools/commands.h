@@ -8,14 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "xtpu/frontend/load_model.h"  // LoadModel, used by several commands
 #include "xtpu/ir/module.h"
 #include "xtpu/support/status.h"
 
 namespace xtpu::cli {
-
-// Loads a model by extension: .onnx is imported, .tir is parsed (both are
-// verified). `default_dim` replaces symbolic ONNX input dims.
-StatusOr<std::unique_ptr<Module>> LoadModel(const std::string& path, int64_t default_dim);
 
 struct ImportArgs {
   std::string model;
@@ -96,6 +93,35 @@ struct DisasmArgs {
   std::string input;  // .bin or .s
 };
 Status Disasm(const DisasmArgs& args);
+
+struct ProfileArgs {
+  std::string model;  // .onnx, .tir or .xtpu
+  std::string chip = "v4";
+  std::vector<std::string> overrides;  // key=value
+  std::string precision = "default";
+  std::string output_dir;              // stats.json, trace.json, ops.csv, report.html
+  bool values = false;                 // compute values too (default: timing only)
+  int layers = 10;
+  int threads = 0;
+  int64_t default_dim = 1;
+  int64_t max_trace_events = 200000;   // more instructions: one event per unit per op
+  bool quiet = false;
+};
+Status Profile(const ProfileArgs& args);
+
+struct SweepArgs {
+  std::string model;  // .onnx or .tir
+  std::string chip = "v4";
+  std::vector<std::string> sets;   // KEY=V1,V2,...: the axes
+  std::vector<std::string> fixed;  // KEY=VALUE applied to every point
+  std::string precision = "default";
+  std::string output_dir;          // sweep.csv, sweep.html
+  bool values = false;
+  int jobs = 0;
+  int64_t default_dim = 1;
+  bool quiet = false;
+};
+Status Sweep(const SweepArgs& args);
 
 struct SimArgs {
   std::string program;  // .s or .bin

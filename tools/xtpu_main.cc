@@ -1,4 +1,4 @@
-// The `xtpu` command line: import, opt, run, chip show, asm, disasm, sim (see docs/cli.md).
+// The `xtpu` command line: import, opt, run, compile, chip show, asm, disasm, sim, profile, sweep (see docs/cli.md).
 // Every failure is one line "xtpu: error: <message>" on stderr and exit
 // code 1; --help and --version exit 0.
 #include <CLI/CLI.hpp>
@@ -125,6 +125,48 @@ int Main(int argc, char** argv) {
   CLI::App* disasm_cmd = app.add_subcommand("disasm", "Print a program (.bin or .s) as canonical assembly text");
   disasm_cmd->add_option("input", disasm_args.input, "Program file (.bin or .s)")->required();
 
+  ProfileArgs profile_args;
+  CLI::App* profile_cmd = app.add_subcommand(
+      "profile", "Profile a model on the simulated chip: per-op table, roofline, unit timelines, trace and an HTML "
+                 "report");
+  profile_cmd->footer(
+      "Writes into DIR: report.html (self-contained: roofline with every op, time by bound,\n"
+      "utilization timeline per unit, sortable per-op table, the chip), ops.csv (one row per op),\n"
+      "stats.json (the run's stats plus \"profile\") and trace.json (Chrome trace events: open in\n"
+      "Perfetto). Timing only unless --values. See docs/profiling.md.\n");
+  profile_cmd->add_option("model", profile_args.model, "Model file: .onnx, .tir or .xtpu")->required();
+  profile_cmd->add_option("-o,--output-dir", profile_args.output_dir, "Directory to write the report and data into")
+      ->required();
+  profile_cmd->add_option("--chip", profile_args.chip, "Chip preset or .toml file (default v4; .xtpu files name their own)");
+  profile_cmd->add_option("--set", profile_args.overrides, "KEY=VALUE: override a chip parameter (repeatable)");
+  profile_cmd->add_option("--precision", profile_args.precision, "Matmul precision: default, high or highest");
+  profile_cmd->add_flag("--values", profile_args.values, "Also compute the values (slower; the cycles are the same)");
+  profile_cmd->add_option("--layers", profile_args.layers, "Ops to list on stdout (default 10)");
+  profile_cmd->add_option("--threads", profile_args.threads, "Host threads for simulation (default: all)");
+  profile_cmd->add_option("--default-dim", profile_args.default_dim, "Size for symbolic ONNX input dims (default 1)");
+  profile_cmd->add_option("--max-trace-events", profile_args.max_trace_events,
+                          "Above this many instructions the trace has one event per unit per op (default 200000)");
+  profile_cmd->add_flag("-q,--quiet", profile_args.quiet, "No progress bar or timings on stderr");
+
+  SweepArgs sweep_args;
+  CLI::App* sweep_cmd = app.add_subcommand(
+      "sweep", "Compile and time a model on every chip in a cross product of parameter values, in parallel");
+  sweep_cmd->footer(
+      "Example: xtpu sweep m.onnx --chip v4 --set mxu.rows=64,128,256 --set hbm.bandwidth_gbps=600,1200 -o out\n"
+      "Writes DIR/sweep.csv (one row per point; failed points have status=error and the message)\n"
+      "and DIR/sweep.html (throughput, MXU utilization and roofline position against each\n"
+      "parameter). Timing only unless --values. See docs/profiling.md.\n");
+  sweep_cmd->add_option("model", sweep_args.model, "Model file: .onnx or .tir")->required();
+  sweep_cmd->add_option("-o,--output-dir", sweep_args.output_dir, "Directory for sweep.csv and sweep.html")->required();
+  sweep_cmd->add_option("--chip", sweep_args.chip, "Base chip: preset or .toml file (default v4)");
+  sweep_cmd->add_option("--set", sweep_args.sets, "KEY=V1,V2,...: a parameter and its values (repeatable: cross product)");
+  sweep_cmd->add_option("--fix", sweep_args.fixed, "KEY=VALUE: override for every point (repeatable)");
+  sweep_cmd->add_option("--precision", sweep_args.precision, "Matmul precision: default, high or highest");
+  sweep_cmd->add_flag("--values", sweep_args.values, "Also compute the values at every point (slower)");
+  sweep_cmd->add_option("-j,--jobs", sweep_args.jobs, "Points run at once (default: all cores)");
+  sweep_cmd->add_option("--default-dim", sweep_args.default_dim, "Size for symbolic ONNX input dims (default 1)");
+  sweep_cmd->add_flag("-q,--quiet", sweep_args.quiet, "No progress bar or summary on stderr");
+
   SimArgs sim_args;
   CLI::App* sim_cmd = app.add_subcommand(
       "sim", "Run a chip program on the functional simulator; buffers not given are seeded random");
@@ -172,6 +214,8 @@ int Main(int argc, char** argv) {
   else if (asm_cmd->parsed()) status = Asm(asm_args);
   else if (disasm_cmd->parsed()) status = Disasm(disasm_args);
   else if (sim_cmd->parsed()) status = Sim(sim_args);
+  else if (profile_cmd->parsed()) status = Profile(profile_args);
+  else if (sweep_cmd->parsed()) status = Sweep(sweep_args);
   if (!status.ok()) return Fail(status.message());
   return 0;
 }

@@ -57,6 +57,23 @@ ENTRY main {
 }
 """
 
+# Two matmuls with a fused relu, then an exponential: MXU, VPU and DMA work.
+TIR_MLP = """HloModule mlp
+
+ENTRY main {
+  x = f32[64,256] parameter(0)
+  w1 = f32[256,512] iota(), iota_dimension=0
+  h = f32[64,512] dot(x, w1), lhs_batch_dims={}, lhs_contracting_dims={1}, rhs_batch_dims={}, rhs_contracting_dims={0}
+  zero = f32[] constant(0)
+  zeros = f32[64,512] broadcast(zero), dimensions={}
+  r = f32[64,512] maximum(h, zeros)
+  w2 = f32[512,128] iota(), iota_dimension=1
+  y = f32[64,128] dot(r, w2), lhs_batch_dims={}, lhs_contracting_dims={1}, rhs_batch_dims={}, rhs_contracting_dims={0}
+  e = f32[64,128] exponential(y)
+  ROOT out = (f32[64,128]) tuple(e)
+}
+"""
+
 TIR_UNKNOWN_OP = """HloModule bad
 
 ENTRY main {
@@ -95,6 +112,23 @@ def make_onnx(path, dims=(2, 3)):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     onnx.checker.check_model(model)
     onnx.save(model, path)
+
+
+def load_json(path):
+    import json
+    with open(path) as f:
+        return json.load(f)
+
+
+def read_csv(path):
+    import csv
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def read_text(path):
+    with open(path) as f:
+        return f.read()
 
 
 class CliTest(unittest.TestCase):
@@ -533,6 +567,129 @@ ENTRY main {
             f.write(".core 0\nloop r1, 100000\nloop r2, 100000\nnop\nendloop\nendloop\nhalt\n")
         self.assert_error(["sim", prog, "--no-timing"], "runaway.s:4", "step budget")
 
+
+    # ---------------------------------------------------------- profile, sweep
+
+    def test_profile(self):
+        model = self.write("mlp.tir", TIR_MLP)
+        out = self.path("prof")
+        r = self.assert_ok("profile", model, "--chip", "v4", "-o", out, "--layers", "2")
+        self.assertIn("chip v4:", r.stdout)
+        for f in ("report.html", "ops.csv", "stats.json", "trace.json"):
+            self.assertTrue(os.path.getsize(os.path.join(out, f)) > 0, f)
+        stats = load_json(os.path.join(out, "stats.json"))
+        for key in ("timing", "performance", "config", "profile", "model_flops"):
+            self.assertIn(key, stats)
+        prof = stats["profile"]
+        ops = read_csv(os.path.join(out, "ops.csv"))
+        # One CSV row per kernel of the executable, in program order.
+        self.assert_ok("compile", model, "-o", self.path("m.xtpu"), "-q")
+        kernels = [k["name"] for k in stats["performance"]["kernels"]]
+        self.assertEqual([o["name"] for o in ops], kernels)
+        self.assertEqual(len(prof["ops"]), len(ops))
+        self.assertEqual(sum(int(o["flops"]) for o in ops), stats["model_flops"])
+        for o in ops:
+            self.assertIn(o["bound"], ("MXU", "VPU", "XLU", "HBM", "VMEM", "overhead"))
+            self.assertGreater(float(o["cycles"]), 0)
+            self.assertLessEqual(float(o["cycles"]), stats["performance"]["cycles"])
+        self.assertEqual(ops[0]["work"], "mxu")  # the first op is the dot
+        self.assertEqual(sorted(prof["peaks"]), sorted(["clock_hz", "mxu_flops_per_second", "vpu_ops_per_second",
+                                                         "hbm_bytes_per_second", "vmem_bytes_per_second"]))
+        # The trace: named processes and tracks (each MXU and DMA engine), events named by op.
+        trace = load_json(os.path.join(out, "trace.json"))
+        events = trace["traceEvents"]
+        tracks = {e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+        self.assertTrue({"mxu0", "mxu1", "vpu", "dma0"} <= tracks, tracks)
+        self.assertIn("core0", {e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "process_name"})
+        names = {e["name"] for e in events if e["ph"] == "X"}
+        self.assertEqual(names, set(kernels))
+        self.assertTrue(all("instruction" in e["args"] for e in events if e["ph"] == "X"))
+        # The same from a compiled executable; --values computes values too, the cycles do not change.
+        out2 = self.path("prof2")
+        self.assert_ok("profile", self.path("m.xtpu"), "-o", out2, "-q", "--values", "--max-trace-events", "1")
+        stats2 = load_json(os.path.join(out2, "stats.json"))
+        self.assertEqual(stats2["performance"]["cycles"], stats["performance"]["cycles"])
+        trace2 = load_json(os.path.join(out2, "trace.json"))
+        self.assertTrue(trace2["otherData"]["coalesced"])
+        self.assertEqual(sum(e["args"]["instructions"] for e in trace2["traceEvents"] if e["ph"] == "X"),
+                         sum(1 for e in events if e["ph"] == "X"))
+        # Errors: one line, non-zero exit.
+        self.assert_error(["profile", self.path("nope.onnx"), "-o", out], "nope.onnx")
+        self.assert_error(["profile", model, "--chip", "v99", "-o", out], "v99")
+        self.assert_error(["profile", model, "--set", "mxu.rows=0", "-o", out], "mxu.rows")
+        self.assert_error(["profile", self.path("m.xtpu"), "--set", "mxu.rows=64", "-o", out], "--set")
+        self.assert_error(["profile", model], "--output-dir")
+        self.write("file", "x")
+        self.assert_error(["profile", model, "-o", os.path.join(self.path("file"), "sub")], "cannot create")
+
+    def test_sweep(self):
+        model = self.write("mlp.tir", TIR_MLP)
+        out = self.path("sweep")
+        r = self.assert_ok("sweep", model, "--chip", "v4", "--set", "mxu.cols=0,64,128", "--set",
+                           "hbm.bandwidth_gbps=600,1200,2400", "-o", out, "-j", "2")
+        self.assertIn("points (3 failed)", r.stderr)
+        rows = read_csv(os.path.join(out, "sweep.csv"))
+        self.assertEqual(len(rows), 9)
+        self.assertEqual(list(rows[0].keys())[:3], ["mxu.cols", "hbm.bandwidth_gbps", "cycles"])
+        for col in ("seconds", "throughput", "mxu_utilization", "fraction_of_roofline", "bound", "status", "error"):
+            self.assertIn(col, rows[0])
+        bad = [x for x in rows if x["status"] == "error"]
+        self.assertEqual([x["mxu.cols"] for x in bad], ["0"] * 3)
+        self.assertTrue(all("mxu.cols" in x["error"] for x in bad))
+        good = {(x["mxu.cols"], x["hbm.bandwidth_gbps"]): int(x["cycles"]) for x in rows if x["status"] == "ok"}
+        self.assertEqual(len(good), 6)
+        for cols in ("64", "128"):  # more bandwidth is never slower
+            self.assertGreaterEqual(good[(cols, "600")], good[(cols, "1200")])
+            self.assertGreaterEqual(good[(cols, "1200")], good[(cols, "2400")])
+        # The v4 point matches a direct run.
+        self.assert_ok("run", model, "--timing-only", "--stats", self.path("s.json"), "-q")
+        self.assertEqual(good[("128", "1200")], load_json(self.path("s.json"))["performance"]["cycles"])
+        html = read_text(os.path.join(out, "sweep.html"))
+        self.assertIn("Chart.js", html)
+        self.assertNotIn("<script src", html)
+        # Errors that stop the whole sweep.
+        self.assert_error(["sweep", model, "--set", "mxu.frobs=1,2", "-o", out], "mxu.frobs")
+        self.assert_error(["sweep", model, "--set", "mxu.rows=", "-o", out], "empty value")
+        self.assert_error(["sweep", model, "-o", out], "--set")
+        self.assert_error(["sweep", self.path("none.tir"), "--set", "mxu.rows=128", "-o", out], "none.tir")
+
+    def run_on_tty(self, *args):
+        """Runs xtpu with stderr on a pseudo-terminal; returns (exit code, stderr text)."""
+        import pty
+        master, slave = pty.openpty()
+        env = dict(os.environ, XTPU_PROGRESS_DELAY="0")  # draw from the start
+        p = subprocess.Popen([XTPU, *args], stdout=subprocess.DEVNULL, stderr=slave, env=env)
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            out += data
+        os.close(master)
+        return p.wait(timeout=120), out.decode()
+
+    def test_progress_bars(self):
+        model = self.write("mlp.tir", TIR_MLP)
+        code, err = self.run_on_tty("sweep", model, "--set", "hbm.bandwidth_gbps=600,1200", "-o", self.path("sw"))
+        self.assertEqual(code, 0, err)
+        self.assertRegex(err, r"\r\[sweep\] +\d+% \|[# ]+\| \d/2 points \d+\.\ds elapsed")
+        self.assertIn("[sweep] 100%", err)
+        # The bar is cleared before the summary line.
+        self.assertRegex(err, r"\r +\rxtpu: 2 points")
+        code, err = self.run_on_tty("profile", model, "-o", self.path("prof"))
+        self.assertEqual(code, 0, err)
+        self.assertIn("[compile: lowering]", err)
+        self.assertRegex(err, r"\[(simulate|timing)\]")
+        # --quiet, or stderr not a terminal: no bar.
+        code, err = self.run_on_tty("profile", model, "-o", self.path("prof"), "-q")
+        self.assertEqual((code, err), (0, ""))
+        r = self.assert_ok("sweep", model, "--set", "hbm.bandwidth_gbps=600,1200", "-o", self.path("sw"))
+        self.assertNotIn("[sweep]", r.stderr)
+        self.assertNotIn("\r", r.stderr)
 
 def main():
     global XTPU

@@ -37,10 +37,14 @@ StatusOr<runtime::Executable> Compile(std::unique_ptr<Module> module, const Chip
   }
 
   PassContext pctx{.chip = &chip};
+  if (options.progress) pctx.progress = [&options](std::string_view, double f) { options.progress("passes", f); };
   RETURN_IF_ERROR(RunChipPipeline(*module, pctx, options.print_after_all));
   auto t1 = std::chrono::steady_clock::now();
 
-  codegen::LoweringOptions lopts{.precision = options.precision, .cores = options.cores};
+  codegen::LoweringOptions lopts;
+  lopts.precision = options.precision;
+  lopts.cores = options.cores;
+  if (options.progress) lopts.progress = [&options](double f) { options.progress("lowering", f); };
   ASSIGN_OR_RETURN(codegen::LoweredModel lowered, codegen::LowerModule(*module, chip, lopts));
   auto t2 = std::chrono::steady_clock::now();
 

@@ -11,7 +11,9 @@
 // table, memory use, compile time per phase).
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string_view>
 
 #include "xtpu/chip/chip.h"
 #include "xtpu/compiler/codegen/lowering.h"
@@ -25,6 +27,9 @@ struct CompileOptions {
   codegen::Precision precision = codegen::Precision::kDefault;
   int cores = 0;                 // 0 = all cores of the chip
   bool print_after_all = false;  // print the IR after every pass (stderr)
+  // If set, called with the stage ("passes", "lowering") and the fraction
+  // done (negative: unknown), for progress bars.
+  std::function<void(std::string_view stage, double fraction)> progress = nullptr;
 };
 
 StatusOr<runtime::Executable> Compile(std::unique_ptr<Module> module, const ChipConfig& chip,

@@ -27,6 +27,9 @@ namespace xtpu::compiler {
 // on the chip ignore it; `chip` may be null (e.g. `xtpu opt` without --chip).
 struct PassContext {
   const ChipConfig* chip = nullptr;
+  // If set, PassManager::Run calls it before each step with the pass name and
+  // the fraction of the steps done (progress bars).
+  std::function<void(std::string_view pass, double fraction)> progress = nullptr;
 };
 
 class Pass {

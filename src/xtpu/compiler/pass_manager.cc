@@ -72,6 +72,10 @@ StatusOr<bool> PassManager::RunOne(Pass& pass, Module& module, const PassContext
 StatusOr<bool> PassManager::Run(Module& module, const PassContext& ctx) {
   bool changed = false;
   for (Step& step : steps_) {
+    if (ctx.progress) {
+      std::string_view name = step.pass ? step.pass->name() : step.group.empty() ? "" : step.group.front()->name();
+      ctx.progress(name, static_cast<double>(&step - steps_.data()) / steps_.size());
+    }
     if (step.pass) {
       ASSIGN_OR_RETURN(bool c, RunOne(*step.pass, module, ctx));
       changed |= c;

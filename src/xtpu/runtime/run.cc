@@ -53,12 +53,26 @@ StatusOr<RunResult> RunExecutable(const Executable& exe, const std::vector<Liter
   if (inputs.size() != exe.inputs.size())
     return Error("the model takes {} inputs, {} were given", exe.inputs.size(), inputs.size());
   RunResult r;
+  r.timing_only = options.timing_only;
   sim::DispatchLog log;
   sim::SimOptions so;
   so.threads = options.threads;
   so.max_steps = options.max_steps;
   so.timing_only = options.timing_only;
   so.dispatch_log = options.timing ? &log : nullptr;
+  so.cancel = options.cancel;
+  if (options.progress && so.dispatch_log) {
+    int64_t program_size = 0;
+    for (const auto& core : exe.program.cores) program_size += static_cast<int64_t>(core.size());
+    so.cancel = [&log, &options, program_size, polls = int64_t{0}]() mutable {
+      if ((++polls & 255) == 0 && program_size > 0) {
+        int64_t pcs = 0;  // loops move the pc back, but kernels run in program order
+        for (const auto& core : log) pcs += core.empty() ? 0 : core.back().pc;
+        options.progress("simulate", static_cast<double>(pcs) / program_size);
+      }
+      return options.cancel && options.cancel();
+    };
+  }
   auto t0 = std::chrono::steady_clock::now();
   sim::Simulator s(chip, exe.program, so);
   if (!options.timing_only) {
@@ -75,6 +89,7 @@ StatusOr<RunResult> RunExecutable(const Executable& exe, const std::vector<Liter
   } else {
     for (size_t i = 0; i < inputs.size(); ++i) RETURN_IF_ERROR(ToChip(exe.inputs[i], inputs[i]).status());
   }
+  if (options.progress) options.progress("simulate", 0);
   RETURN_IF_ERROR(s.Run());
   if (!options.timing_only) {
     for (const TensorSignature& o : exe.outputs) {
@@ -89,8 +104,15 @@ StatusOr<RunResult> RunExecutable(const Executable& exe, const std::vector<Liter
   nlohmann::json meta = nlohmann::json::parse(exe.metadata_json, nullptr, false);
   if (meta.is_object() && meta.contains("flops")) r.model_flops = meta["flops"].get<int64_t>();
   if (!options.timing) return r;
-  ASSIGN_OR_RETURN(sim::timing::TimingResult t,
-                   sim::timing::RunTiming(chip, log, {.record_instructions = options.record_instructions}));
+  if (options.cancel && options.cancel()) return Status::Error("simulation cancelled", StatusCode::kCancelled);
+  sim::timing::TimingOptions topts{.record_instructions = options.record_instructions};
+  if (options.progress) {
+    options.progress("timing", 0);
+    topts.progress = [&options](int64_t done, int64_t total) {
+      options.progress("timing", total > 0 ? static_cast<double>(done) / total : -1.0);
+    };
+  }
+  ASSIGN_OR_RETURN(sim::timing::TimingResult t, sim::timing::RunTiming(chip, log, topts));
   r.timing_seconds = Seconds(std::chrono::steady_clock::now() - t1);
 
   // Per-kernel times from the instructions' pc ranges.
@@ -162,6 +184,20 @@ nlohmann::json PerformanceJson(const ChipConfig& chip, const RunResult& r) {
                   {"fraction_of_bound", cyc > 0 ? k.bound_cycles / cyc : 0.0}});
   }
   j["kernels"] = std::move(ks);
+  return j;
+}
+
+nlohmann::json RunStatsJson(const Executable& exe, const ChipConfig& chip, const RunResult& r) {
+  nlohmann::json j;
+  if (r.timing) j["timing"] = r.timing->stats.ToJson();
+  j["functional"] = r.sim.ToJson();
+  j["performance"] = PerformanceJson(chip, r);
+  j["model_flops"] = r.model_flops;
+  j["precision"] = exe.precision;
+  j["compiler_version"] = exe.compiler_version;
+  j["timing_only"] = r.timing_only;
+  j["host_seconds"] = {{"simulate", r.simulate_seconds}, {"timing", r.timing_seconds}};
+  j["config"] = ChipToJson(chip);
   return j;
 }
 

@@ -5,8 +5,10 @@
 //   r.outputs[0];  r.timing->stats.cycles;  runtime::PerformanceJson(exe, r);
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -26,6 +28,13 @@ struct RunOptions {
   bool record_instructions = true;  // per-instruction timing (per-kernel table, trace)
   int threads = 0;
   int64_t max_steps = 0;     // 0 = unlimited
+  // Polled during the functional simulation and before the timing model
+  // (sim::SimOptions::cancel); true ends the run with StatusCode::kCancelled.
+  std::function<bool()> cancel;
+  // If set, called now and then with the stage ("simulate", "timing") and
+  // the fraction done (estimated from the program counter while simulating),
+  // for progress bars. Needs timing (the dispatch log) to report "simulate".
+  std::function<void(std::string_view stage, double fraction)> progress = nullptr;
 };
 
 struct KernelTime {
@@ -43,6 +52,7 @@ struct RunResult {
   std::vector<KernelTime> kernels;  // when timing and record_instructions
   double simulate_seconds = 0, timing_seconds = 0;
   int64_t model_flops = 0;
+  bool timing_only = false;  // RunOptions::timing_only of the run
 };
 
 // Loads the chip the executable targets.
@@ -56,6 +66,12 @@ StatusOr<RunResult> RunExecutable(const Executable& exe, const std::vector<Liter
 // utilization, roofline bound and the fraction reached, bytes per memory
 // level, and the per-kernel table.
 nlohmann::json PerformanceJson(const ChipConfig& chip, const RunResult& r);
+// The stats JSON that `xtpu run --stats` writes: "timing", "functional",
+// "performance", "model_flops", "precision", "compiler_version",
+// "timing_only", "host_seconds" {simulate, timing} and "config" (the chip).
+// Callers add what they know beyond the run (the model path, load and
+// compile seconds).
+nlohmann::json RunStatsJson(const Executable& exe, const ChipConfig& chip, const RunResult& r);
 // Human-readable summary (a few lines) and the top `layers` kernels by time.
 std::string PerformanceSummary(const ChipConfig& chip, const RunResult& r, int batch, int layers);
 

@@ -393,6 +393,8 @@ Status Device::Run() {
     }
     if (done) break;
     if (!progress) return DeadlockError();
+    if (options_.cancel && options_.cancel())
+      return Status::Error("simulation cancelled", StatusCode::kCancelled);
   }
   for (Core& c : cores_) {
     if (!c.stream) continue;

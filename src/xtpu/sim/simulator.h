@@ -20,6 +20,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -64,6 +65,10 @@ struct SimOptions {
   // GetBuffer fails. Data-dependent checks are skipped: dma.gather treats
   // every index as 0, xlu.permute does not check its indices.
   bool timing_only = false;
+  // If set, polled once per scheduler round (a few instructions per unit);
+  // when it returns true, Run ends with a StatusCode::kCancelled error. It
+  // runs on the thread that called Run and should be cheap (throttle inside).
+  std::function<bool()> cancel;
 };
 
 // Counts from a functional run; the timing model adds cycles to these.

@@ -20,6 +20,7 @@ enum class StatusCode : uint8_t {
   kUnimplemented,    // valid input that xtpu does not support (yet)
   kNotFound,         // missing file or name
   kInternal,
+  kCancelled,        // stopped on request (SimOptions::cancel, e.g. Ctrl-C in Python)
 };
 
 class [[nodiscard]] Status {

@@ -419,6 +419,7 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
   // ---- one kernel (or view) per instruction ----
   for (size_t i = 0; i < insts.size(); ++i) {
     const Instruction& inst = *insts[i];
+    if (options.progress) options.progress(static_cast<double>(i) / insts.size());
     if (inst.opcode == Opcode::kParameter || inst.opcode == Opcode::kConstant || inst.opcode == Opcode::kTuple) continue;
     size_t kernels_before = em.kernels().size();
     if (IsView(inst)) {

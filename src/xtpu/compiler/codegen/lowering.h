@@ -9,6 +9,8 @@
 // view its result must be written to.
 #pragma once
 
+#include <functional>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -44,6 +46,8 @@ int64_t InstructionFlops(const Instruction& inst);
 struct LoweringOptions {
   Precision precision = Precision::kDefault;
   int cores = 0;  // 0 = all cores of the chip
+  // If set, called before each instruction with the fraction lowered so far.
+  std::function<void(double fraction)> progress = nullptr;
 };
 
 class LoweringContext {

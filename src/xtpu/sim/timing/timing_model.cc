@@ -25,6 +25,11 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kEps = 1e-7;
 
+// Whether two MXU instructions (matmul, read_acc) touch common accumulator rows.
+bool AccRowsOverlap(const DispatchRecord& a, const DispatchRecord& b) {
+  return a["acc"] < b["acc"] + b["m"] && b["acc"] < a["acc"] + a["m"];
+}
+
 // kWaitStream: a DMA transfer whose latency has passed but whose engine is
 // still moving an earlier transfer's data.
 enum class Phase : uint8_t { kHead, kWaitStream, kStream, kTail, kDone };
@@ -100,7 +105,7 @@ class Engine {
       for (int64_t x = 0; x < chip.xlu.count; ++x) cs.units.push_back(MakeUnit(UnitKind::kXlu, x));
       for (size_t i = 0; i < cs.units.size(); ++i) cs.units[i].track = static_cast<int>(i) + 1;
       for (const DispatchRecord& r : log[c]) {
-        if (isa::GetOpInfo(r.opcode).unit != UnitKind::kSeq) ++UnitOf(cs, r).total;
+        if (isa::GetOpInfo(r.opcode).unit != UnitKind::kSeq) ++UnitOf(cs, r).total, ++total_;
       }
       if (!log[c].empty()) ++barrier_participants_;
     }
@@ -141,6 +146,8 @@ class Engine {
   std::priority_queue<PendingSignal, std::vector<PendingSignal>, std::greater<>> signals_;
   double now_ = 0;
   TimingResult result_;
+  int64_t retired_ = 0, total_ = 0;  // unit instructions, for TimingOptions::progress
+  int64_t rounds_ = 0;
   // Barriers: every core with a non-empty log takes part (the functional run
   // already checked that they all reach the same barriers).
   int barrier_participants_ = 0;
@@ -259,16 +266,23 @@ bool Engine::TryStart(int c, UnitState& u) {
       // The shadow buffer must no longer feed a streaming matmul.
       dep = u.streaming_users[u.loads % nbuf] > 0;
     } else if (r.opcode == Opcode::kMxuMatmul) {
-      // Its weights (the last load before it) must be in the array.
+      // Its weights (the last load before it) must be in the array, and an
+      // earlier read_acc of the rows it writes must have finished.
       for (size_t i = 0; i < u.next; ++i) {
         const Entry& p = u.queue[i];
-        Opcode po = log_[c][p.rec].opcode;
-        if ((po == Opcode::kMxuLoadWeights || po == Opcode::kMxuFetchWeights) && p.phase != Phase::kDone) dep = true;
+        if (p.phase == Phase::kDone) continue;
+        const DispatchRecord& pr = log_[c][p.rec];
+        Opcode po = pr.opcode;
+        if (po == Opcode::kMxuLoadWeights || po == Opcode::kMxuFetchWeights) dep = true;
+        if (po == Opcode::kMxuReadAcc && AccRowsOverlap(pr, r)) dep = true;
       }
     } else if (r.opcode == Opcode::kMxuReadAcc) {
-      // Every earlier matmul's results must be in the accumulators.
-      for (size_t i = 0; i < u.next; ++i)
-        if (log_[c][u.queue[i].rec].opcode == Opcode::kMxuMatmul && u.queue[i].phase != Phase::kDone) dep = true;
+      // Earlier matmuls into the rows it reads must have written them.
+      for (size_t i = 0; i < u.next; ++i) {
+        const Entry& p = u.queue[i];
+        if (p.phase != Phase::kDone && log_[c][p.rec].opcode == Opcode::kMxuMatmul && AccRowsOverlap(log_[c][p.rec], r))
+          dep = true;
+      }
     }
     if (dep) {
       u.block = Block::kDependency;
@@ -319,12 +333,14 @@ void Engine::Retire(int c, UnitState& u) {
     const DispatchRecord& r = log_[c][e.rec];
     if (r.signal >= 0) ++cores_[c].sems[r.signal];  // in order, at retirement
     ++u.t.instructions;
+    ++retired_;
     result_.stats.hbm_bytes += e.cost.hbm_bytes;
     result_.stats.vmem_bytes += e.cost.vmem_bytes;
     result_.stats.mxu_flops += e.cost.flops;
     if (options_.record_instructions)
       result_.instructions.push_back({c, u.name, u.track, r.pc, r.opcode, e.start, e.end,
-                                      std::max(e.cost.hbm_bytes, e.cost.vmem_bytes), e.cost.flops});
+                                      std::max(e.cost.hbm_bytes, e.cost.vmem_bytes), e.cost.flops,
+                                      e.cost.hbm_bytes, e.cost.vmem_bytes, e.cost.elements});
     u.queue.pop_front();
     --u.next;
   }
@@ -467,6 +483,7 @@ StatusOr<TimingResult> Engine::Run() {
       }
     }
     if (Finished()) break;
+    if (options_.progress && (++rounds_ & 4095) == 0) options_.progress(retired_, total_);
     ComputeRates();
     // The next event.
     double next = kInf;

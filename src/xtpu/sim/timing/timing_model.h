@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -65,6 +66,8 @@ struct TimedInstruction {
   isa::Opcode opcode = isa::Opcode::kNop;
   double start = 0, end = 0;  // cycles
   int64_t bytes = 0, flops = 0;
+  // Per memory level and the elements a VPU/XLU op processed (profiles).
+  int64_t hbm_bytes = 0, vmem_bytes = 0, elements = 0;
 };
 
 struct TimingResult {
@@ -75,6 +78,9 @@ struct TimingResult {
 struct TimingOptions {
   bool record_instructions = true;  // fill TimingResult::instructions
   bool trace_sequencer = false;     // include sequencer instructions
+  // If set, called now and then (a few hundred times a run at most) with the
+  // instructions retired so far and the total to retire (progress bars).
+  std::function<void(int64_t done, int64_t total)> progress = nullptr;
 };
 
 // Errors: a deadlock in simulated time (names the waiting units).
