@@ -87,7 +87,7 @@ Outcome RunOnChip(const std::string& text, const std::string& chip_name, Precisi
   uint32_t seed = 100;
   for (const Instruction* p : (*module)->Inputs()) {
     std::vector<float> v = RandomValues(p->shape.num_elements(), seed++);
-    args.push_back(Literal::FromVector(DType::kF32, p->shape.dims, v));
+    args.push_back(Literal::FromVector(p->shape.dtype, p->shape.dims, v));
   }
   for (size_t i = 0; i < lowered->inputs.size(); ++i) EXPECT_TRUE(s.SetBuffer(lowered->inputs[i].buffer, args[i]).ok());
   if (!lowered->constants.empty()) {
@@ -298,6 +298,45 @@ TEST(MxuDot, TallWeightPanelSplitsK) {
   Outcome fo = RunOnChip(f, "v4", Precision::kHighest, false, "vmem.bytes=1 MiB");
   EXPECT_LT(fo.rel_l2, 1e-6);
   EXPECT_GE(fo.kernels, one + 2);
+}
+
+// Matrix units with fewer rows than columns take K in mxu.rows-wide steps
+// (a sweep over mxu.rows must not break compilation).
+TEST(MxuDot, FewerRowsThanColumns) {
+  EXPECT_LT(RunOnChip(DotModule(100, 300, 200, true), "v4", Precision::kDefault, false, "mxu.rows=64").rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(DotModule(100, 300, 200, false), "v4", Precision::kHighest, false, "mxu.rows=64").rel_l2, 1e-6);
+  ConvSpec c{.in = {2, 7, 7, 24}, .kernel = {3, 3, 24, 40}, .pad_h = 1, .pad_w = 1};
+  EXPECT_LT(RunOnChip(ConvFusionModule(c), "v4", Precision::kHighest, false, "mxu.rows=32").rel_l2, 1e-6);
+}
+
+// A chip with two DMA engines (edge) runs kernels that use four roles
+// (LHS, weights, store, residual): the roles share engines.
+TEST(MxuFusion, TwoDmaEngines) {
+  ConvSpec c{.in = {2, 7, 7, 24}, .kernel = {3, 3, 24, 40}, .pad_h = 1, .pad_w = 1};
+  Outcome o = RunOnChip(ConvFusionModule(c), "edge", Precision::kDefault, true);
+  EXPECT_LT(o.rel_l2, 1e-2);
+  EXPECT_GT(o.cycles, 0);
+  EXPECT_LT(RunOnChip(DotModule(100, 300, 200, false), "edge", Precision::kHighest, true).rel_l2, 1e-6);
+}
+
+// bf16 x bf16 dots (JAX's usual HLO) take one pass at any precision: the
+// operands are their own hi plane; products are exact and accumulate in f32.
+std::string Bf16DotModule(int64_t m, int64_t k, int64_t n, const char* out) {
+  return fmt::format("HloModule bdot\n\nENTRY main {{\n  a = bf16[{0},{1}] parameter(0)\n  w = bf16[{1},{2}] parameter(1)\n"
+                     "  d = {3}[{0},{2}] dot(a, w), lhs_batch_dims={{}}, lhs_contracting_dims={{1}}, rhs_batch_dims={{}}, "
+                     "rhs_contracting_dims={{0}}\n  ROOT out = ({3}[{0},{2}]) tuple(d)\n}}\n",
+                     m, k, n, out);
+}
+
+TEST(MxuDot, Bf16Operands) {
+  // f32 result: exact products, f32 sums in another order than the evaluator's.
+  EXPECT_LT(RunOnChip(Bf16DotModule(130, 700, 300, "f32"), "v4", Precision::kDefault).rel_l2, 1e-6);
+  EXPECT_LT(RunOnChip(Bf16DotModule(130, 700, 300, "f32"), "v5e", Precision::kHighest).rel_l2, 1e-6);
+  // bf16 result: rounded once (at most half a bf16 ulp, 2^-9 relative).
+  EXPECT_LT(RunOnChip(Bf16DotModule(130, 700, 300, "bf16"), "v4", Precision::kDefault).rel_l2, 4e-3);
+  // Small VMEM: K chunks, weights piece by piece, several groups.
+  EXPECT_LT(RunOnChip(Bf16DotModule(300, 2000, 640, "f32"), "v4", Precision::kDefault, false, "vmem.bytes=1 MiB").rel_l2,
+            1e-6);
 }
 
 TEST(MxuFusion, DotBiasClamp) {

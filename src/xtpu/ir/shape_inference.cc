@@ -58,7 +58,8 @@ class Checker {
   Status CheckArity();
   Status CheckDeclared(const Shape& s, const char* what) const;
   // Result type of a dot/convolution of operands of type `t`: t, or s32 for
-  // s8/u8 operands when the declared shape says s32 (int8 x int8 -> int32).
+  // s8/u8 operands when the declared shape says s32 (int8 x int8 -> int32),
+  // or f32 for bf16/f16 operands when it says f32.
   DType MatmulResultType(DType t) const;
   // A declared result shape that is an array of the operand's element type.
   Status CheckDeclaredArrayOf(const Shape& s, const Shape& x) const;
@@ -176,6 +177,9 @@ Status Checker::CheckDeclared(const Shape& s, const char* what) const {
 DType Checker::MatmulResultType(DType t) const {
   const Shape& s = inst_.shape;
   if ((t == DType::kS8 || t == DType::kU8) && !s.is_tuple && s.dtype == DType::kS32) return DType::kS32;
+  // bf16/f16 products accumulated and returned in f32 (XLA's
+  // preferred_element_type; what a TPU's matrix unit does).
+  if ((t == DType::kBF16 || t == DType::kF16) && !s.is_tuple && s.dtype == DType::kF32) return DType::kF32;
   return t;
 }
 

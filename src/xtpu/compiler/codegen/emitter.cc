@@ -110,6 +110,10 @@ isa::Instruction& ProgramEmitter::Emit(int core, isa::Opcode op, int unit, std::
   const isa::OpInfo& info = isa::GetOpInfo(op);
   isa::Instruction inst;
   inst.opcode = op;
+  // Kernels name DMA engines by role (LHS, weights, store, residual, ...);
+  // a chip with fewer engines shares them in emission order, which kernels
+  // keep a valid execution order (every wait's signal is emitted earlier).
+  if (info.unit == isa::UnitKind::kDma && DmaEngines() > 0) unit %= DmaEngines();
   inst.unit = static_cast<uint8_t>(unit);
   inst.wait = sync.wait;
   inst.signal = sync.signal;

@@ -27,7 +27,9 @@ struct ConvGeom {
 
 class ConvSource : public GemmSource {
  public:
-  ConvSource(const ConvGeom& g, View input, const Literal* kernel) : g_(g), in_(std::move(input)), lit_(kernel) {
+  // krows: K values per matmul (the chip's mxu.rows).
+  ConvSource(const ConvGeom& g, View input, const Literal* kernel, int64_t krows)
+      : g_(g), in_(std::move(input)), lit_(kernel), krows_(krows) {
     wq_ = CeilDiv(std::max(g.pw_lo + g.w, (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1), g.sw);
     wp_ = g.sw * wq_;
     shift_max_ = 0;
@@ -87,8 +89,8 @@ class ConvSource : public GemmSource {
         const int64_t off = r * g_.dh;
         const int64_t base = PhaseOffset(phase_index_[off % g_.sh], kc) + (off / g_.sh) * wp_ * ccw * 2;
         auto run = [&](int64_t start, int64_t kw0, int64_t len) {
-          for (int64_t e0 = 0; e0 < len; e0 += 128) {
-            int64_t e1 = std::min(len, e0 + 128);
+          for (int64_t e0 = 0; e0 < len; e0 += krows_) {
+            int64_t e1 = std::min(len, e0 + krows_);
             ksteps_[kc].push_back({start + e0 * 2, e1 - e0, static_cast<int64_t>(wrows_.size())});
             for (int64_t e = e0; e < e1; ++e) wrows_.push_back({r, kw0 + e / ccw, c0 + e % ccw});
           }
@@ -198,6 +200,7 @@ class ConvSource : public GemmSource {
   }
 
  private:
+  int64_t krows_ = 128;
   struct Chunk {
     int64_t n0, nimg, oh0, bh;
   };
@@ -286,7 +289,7 @@ StatusOr<PreparedGemm> PrepareConv(LoweringContext& ctx, const Instruction& conv
     return Error("convolution '{}': feature groups do not divide the features", conv.name);
   ASSIGN_OR_RETURN(View in, ctx.ValueView(input));
   PreparedGemm p;
-  p.source = std::make_unique<ConvSource>(g, in, lit);
+  p.source = std::make_unique<ConvSource>(g, in, lit, ctx.chip().mxu.rows);
   p.canon = [](const View& v) -> StatusOr<View> { return v; };
   p.bias = [g](const View& v) -> View {
     View r = v;

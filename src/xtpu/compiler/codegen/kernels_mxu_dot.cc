@@ -13,17 +13,20 @@ class DotSource : public GemmSource {
  public:
   // lhs [B, M, K] f32; rhs: constant (lit, [B or 1, K, N]) or view [B, K, N].
   // Weight rows [k0, k0 + lhs K) of a constant rhs with `lit_k` rows.
-  DotSource(View lhs, int64_t n, const Literal* rhs_lit, bool rhs_batched, View rhs, int64_t k0 = 0,
+  // krows: K values per matmul (the chip's mxu.rows).
+  DotSource(View lhs, int64_t n, const Literal* rhs_lit, bool rhs_batched, View rhs, int64_t krows, int64_t k0 = 0,
             int64_t lit_k = -1)
-      : lhs_(std::move(lhs)), n_(n), lit_(rhs_lit), lit_batched_(rhs_batched), rhs_(std::move(rhs)), k0_(k0) {
+      : lhs_(std::move(lhs)), n_(n), lit_(rhs_lit), lit_batched_(rhs_batched), rhs_(std::move(rhs)), k0_(k0),
+        krows_(krows) {
     b_ = lhs_.dims[0];
     m_ = lhs_.dims[1];
     k_ = lhs_.dims[2];
     lit_k_ = lit_k < 0 ? k_ : lit_k;
+    e_ = lhs_.element_bytes();
   }
   std::unique_ptr<GemmSource> Slice(int64_t k0, int64_t kw) const {
     View rhs = lit_ ? rhs_ : rhs_.SubRange(1, k0, kw);
-    return std::make_unique<DotSource>(lhs_.SubRange(2, k0, kw), n_, lit_, lit_batched_, rhs, k0_ + k0, lit_k_);
+    return std::make_unique<DotSource>(lhs_.SubRange(2, k0, kw), n_, lit_, lit_batched_, rhs, krows_, k0_ + k0, lit_k_);
   }
   int64_t Batches() const override { return b_; }
   int64_t N() const override { return n_; }
@@ -31,23 +34,26 @@ class DotSource : public GemmSource {
   bool Plan(int64_t max_rows, int64_t budget, int planes) override {
     int64_t nch = CeilDiv(m_, std::min(m_, max_rows));
     mc_ = CeilDiv(m_, nch);
-    // bytes per K column of a chunk: 2 staging f32 (+ temp) + 2 x planes bf16.
-    int64_t per_k = mc_ * (4 * 2 + (planes > 1 ? 4 : 0) + 2 * 2 * planes);
-    int64_t kc = budget / std::max<int64_t>(1, per_k);
+    // bytes per K column of a chunk: 2 staging (+ f32 temp) + 2 x planes bf16.
+    int64_t per_k = mc_ * (e_ * 2 + (planes > 1 ? 4 : 0) + 2 * 2 * planes);
+    // At most kMaxKChunk columns per K chunk: weights loaded piece by piece
+    // (one piece per K chunk) let the first matmuls start sooner.
+    constexpr int64_t kMaxKChunk = 1024;
+    int64_t kc = std::min(budget / std::max<int64_t>(1, per_k), k_ > kMaxKChunk ? kMaxKChunk : k_);
     if (kc >= k_) {
       kc_ = k_;
     } else {
-      kc_ = kc / 128 * 128;
-      if (kc_ < 128) return false;
+      kc_ = kc / krows_ * krows_;
+      if (kc_ < krows_) return false;
       // Even chunks: K = nk chunks of about equal 128-multiples.
       int64_t nk = CeilDiv(k_, kc_);
-      kc_ = CeilDiv(CeilDiv(k_, nk), 128) * 128;
+      kc_ = CeilDiv(CeilDiv(k_, nk), krows_) * krows_;
     }
     nk_ = CeilDiv(k_, kc_);
     ksteps_.assign(nk_, {});
     for (int64_t kc = 0; kc < nk_; ++kc) {
       int64_t w = std::min(kc_, k_ - kc * kc_);
-      for (int64_t kk = 0; kk < w; kk += 128) ksteps_[kc].push_back({kk * 2, std::min<int64_t>(128, w - kk), kc * kc_ + kk});
+      for (int64_t kk = 0; kk < w; kk += krows_) ksteps_[kc].push_back({kk * 2, std::min(krows_, w - kk), kc * kc_ + kk});
     }
     return true;
   }
@@ -56,24 +62,27 @@ class DotSource : public GemmSource {
   int64_t NumKChunks() const override { return nk_; }
   const std::vector<KStep>& KSteps(int64_t kc) const override { return ksteps_[kc]; }
   int64_t LhsRowStride(int64_t) const override { return kc_ * 2; }
-  int64_t StagingBytes() const override { return mc_ * kc_ * 4; }
+  int64_t StagingBytes() const override { return mc_ * kc_ * e_; }
   int64_t PlaneBytes() const override { return mc_ * kc_ * 2; }
-  int64_t LhsBytes() const override { return m_ * k_ * 4; }
+  int64_t LhsBytes() const override { return m_ * k_ * e_; }
+  DType StagingDType() const override { return lhs_.dtype; }
+  DType WeightDType() const override { return lit_ ? DType::kF32 : rhs_.dtype; }
   void EmitLhsLoad(ProgramEmitter& em, int core, int engine, int64_t b, int64_t c, int64_t kc, int64_t staging,
                    Sync sync) const override {
     int64_t w = std::min(kc_, k_ - kc * kc_);
     View v = lhs_.SubRange(0, b, 1).SubRange(1, c * mc_, ChunkRows(c)).SubRange(2, kc * kc_, w);
-    Dma(em, core, engine, true, v, staging, {0, w * 4, 4}, sync);
+    Dma(em, core, engine, true, v, staging, {0, w * e_, e_}, sync);
   }
   void Converts(int64_t, int64_t c, int64_t kc, std::vector<ConvertRect>* converts,
                 std::vector<ZeroRect>*) const override {
     int64_t w = std::min(kc_, k_ - kc * kc_);
-    converts->push_back({0, 0, ChunkRows(c), w, kc_ * 2, w * 4});
+    converts->push_back({0, 0, ChunkRows(c), w, kc_ * 2, w * e_});
   }
   void EmitOutTile(ProgramEmitter& em, int core, int engine, bool load, const View& t, int64_t b, int64_t c,
                    int64_t col0, int64_t ncols, int64_t vmem, int64_t row_stride, Sync sync) const override {
     View v = t.SubRange(0, b, 1).SubRange(1, c * mc_, ChunkRows(c)).SubRange(2, col0, ncols);
-    Dma(em, core, engine, load, v, vmem, {0, row_stride, 4}, sync);
+    // Tiles are rows of f32, or of bf16 at a 2-byte pitch for a bf16 result.
+    Dma(em, core, engine, load, v, vmem, {0, row_stride, v.element_bytes()}, sync);
   }
   bool ConstantWeights() const override { return lit_ != nullptr; }
   float Weight(int64_t b, int64_t row, int64_t col) const override {
@@ -88,7 +97,7 @@ class DotSource : public GemmSource {
   const Literal* lit_;
   bool lit_batched_;
   View rhs_;
-  int64_t k0_ = 0, lit_k_ = 0;
+  int64_t k0_ = 0, krows_ = 128, lit_k_ = 0, e_ = 4;  // e_: LHS element bytes (f32 or bf16)
   int64_t b_ = 1, m_ = 0, k_ = 0;
   int64_t mc_ = 1, kc_ = 1, nk_ = 1;
   std::vector<std::vector<KStep>> ksteps_;
@@ -108,10 +117,14 @@ StatusOr<PreparedGemm> PrepareDot(LoweringContext& ctx, const Instruction& dot, 
       dot.dot_dims.lhs_contracting != std::vector<int64_t>{nb + 1} ||
       dot.dot_dims.rhs_contracting != std::vector<int64_t>{rs.rank() - 2})
     return Unimplemented("dot '{}': not in chip form (lhs [B..., M, K], rhs [B..., K, N] or [K, N])", dot.name);
-  for (DType t : {ls.dtype, rs.dtype, dot.shape.dtype})
-    if (t != DType::kF32)
-      return Unimplemented("dot '{}': only f32 operands and results are lowered to the matrix unit (got {})",
-                           dot.name, DTypeName(t));
+  // f32 x f32 -> f32 at the context's precision, or bf16 x bf16 -> f32 or
+  // bf16 in one pass (bf16 values are their own hi plane).
+  const bool bf16_in = ls.dtype == DType::kBF16 && rs.dtype == DType::kBF16;
+  const bool f32_in = ls.dtype == DType::kF32 && rs.dtype == DType::kF32;
+  if (!(f32_in && dot.shape.dtype == DType::kF32) &&
+      !(bf16_in && (dot.shape.dtype == DType::kF32 || dot.shape.dtype == DType::kBF16)))
+    return Unimplemented("dot '{}': the matrix unit takes f32 x f32 -> f32 or bf16 x bf16 -> f32/bf16 (got {} x {} -> {})",
+                         dot.name, DTypeName(ls.dtype), DTypeName(rs.dtype), DTypeName(dot.shape.dtype));
   int64_t B = 1;
   for (int i = 0; i < nb; ++i) B *= ls.dims[i];
   const int64_t M = ls.dims[nb], K = ls.dims[nb + 1], N = rs.dims[rs.rank() - 1];
@@ -146,7 +159,8 @@ StatusOr<PreparedGemm> PrepareDot(LoweringContext& ctx, const Instruction& dot, 
     rhs = r;
   }
   PreparedGemm p;
-  auto src = std::make_unique<DotSource>(lhs, N, lit, !rhs2d, rhs);
+  if (bf16_in) p.passes = 1;
+  auto src = std::make_unique<DotSource>(lhs, N, lit, !rhs2d, rhs, ctx.chip().mxu.rows);
   const DotSource* whole = src.get();
   p.k_slice = [whole](int64_t k0, int64_t kw) { return whole->Slice(k0, kw); };
   p.source = std::move(src);
@@ -161,8 +175,9 @@ StatusOr<PreparedGemm> PrepareDot(LoweringContext& ctx, const Instruction& dot, 
 
 Status EmitGemmSplitK(LoweringContext& ctx, GemmJob job, const PreparedGemm& p, int64_t flops) {
   const GemmSource& src = *p.source;
+  job.passes = p.passes;
   const int64_t kw = src.WeightRows();
-  const int64_t limit = MaxWeightRows(ctx, src.ConstantWeights());
+  const int64_t limit = MaxWeightRows(ctx, src, JobPasses(ctx, job));
   if (kw <= limit || !p.k_slice || limit < 256) {
     job.flops = flops;
     return EmitGemm(ctx, job);  // EmitGemm reports a panel that does not fit
@@ -173,12 +188,15 @@ Status EmitGemmSplitK(LoweringContext& ctx, GemmJob job, const PreparedGemm& p, 
                            "splitting K is not supported with a residual epilogue",
                            job.name, kw, limit);
   if (job.out.dtype != DType::kF32)
-    return Error("internal: '{}': K-split GEMM needs an f32 output, got {}", job.name, job.out.ToString());
+    return Unimplemented("'{}': a {}-row weight panel exceeds VMEM at this precision (at most {} rows fit) and "
+                         "splitting K needs an f32 result (got {})",
+                         job.name, kw, limit, DTypeName(job.out.dtype));
   // Slices of equal 128-multiples, with headroom below the limit for the
   // rest of the plan (LHS and output buffers).
-  int64_t step = std::max<int64_t>(128, limit * 3 / 4 / 128 * 128);
+  const int64_t kr = ctx.chip().mxu.rows;
+  int64_t step = std::max(kr, limit * 3 / 4 / kr * kr);
   const int64_t slices = CeilDiv(kw, step);
-  step = CeilDiv(CeilDiv(kw, slices), 128) * 128;
+  step = CeilDiv(CeilDiv(kw, slices), kr) * kr;
   int64_t assigned = 0;
   for (int64_t s = 0, k0 = 0; k0 < kw; ++s, k0 += step) {
     const int64_t w = std::min(step, kw - k0);
@@ -188,6 +206,7 @@ Status EmitGemmSplitK(LoweringContext& ctx, GemmJob job, const PreparedGemm& p, 
     js.op = job.op + " [K " + std::to_string(k0) + ":" + std::to_string(k0 + w) + "]";
     js.out = job.out;
     js.source = part.get();
+    js.passes = job.passes;
     // Partial products accumulate in the output: out = partial + out.
     if (k0 > 0) js.epilogue.push_back({EpilogueOp::kResidual, isa::BinOp::kAdd, 0, false, job.out});
     const bool last = k0 + w >= kw;

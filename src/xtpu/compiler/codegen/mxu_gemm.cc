@@ -34,7 +34,7 @@ class GemmEmitter {
  public:
   GemmEmitter(LoweringContext& ctx, const GemmJob& job, const Plan& plan)
       : ctx_(ctx), em_(ctx.em()), job_(job), src_(*job.source), plan_(plan) {
-    passes_ = ctx.precision_passes();
+    passes_ = JobPasses(ctx, job);
     planes_ = PrecisionPlanes(passes_);
     products_ = PrecisionProducts(passes_);
     kw_ = src_.WeightRows();
@@ -73,6 +73,11 @@ class GemmEmitter {
   void EmitWeights(Core& k, int gi, int piece, const View& const_panel);
   void EmitConvert(Core& k, int s);
   void EmitMatmuls(Core& k, int s);
+  // Weights DMAed straight into the panel (constant panels, bf16 tensors):
+  // they can come piece by piece.
+  bool DirectWeights() const { return src_.ConstantWeights() || src_.WeightDType() == DType::kBF16; }
+  // Accumulator row of the current row chunk (the k.readouts-th of the core).
+  int64_t AccBase(const Core& k) const { return plan_.acc_double ? (k.readouts % 2) * plan_.tpm * plan_.ms_max : 0; }
   void EmitReadout(Core& k, int s);
   void EmitResidualLoad(Core& k, int s);
   void Nops(int core, isa::UnitKind kind, int unit, Sync sync, int n);
@@ -129,7 +134,7 @@ Status GemmEmitter::Alloc(Core& k) {
   for (int s = 0; s < plan_.slots; ++s) {
     ASSIGN_OR_RETURN(k.wpanel[s], alloc(wbytes));
   }
-  if (!src_.ConstantWeights()) {
+  if (!src_.ConstantWeights() && src_.WeightDType() == DType::kF32) {
     ASSIGN_OR_RETURN(k.wstage, alloc(kw_ * plan_.ng * 4));
     if (planes_ > 1) {
       ASSIGN_OR_RETURN(k.wtemp, alloc(kw_ * plan_.ng * 4));
@@ -174,7 +179,7 @@ Status GemmEmitter::Alloc(Core& k) {
   k.pieces = 1;
   // Pieces let the first matmuls start before the whole panel is in, and the
   // next group's panel replace this one K range by K range.
-  if (plan_.slots == 1 && src_.ConstantWeights())
+  if (plan_.slots == 1 && DirectWeights())
     k.pieces = static_cast<int>(std::min<int64_t>(kMaxPieces, src_.NumKChunks()));
   for (int i = 0; i < plan_.slots * k.pieces; ++i) {
     RETURN_IF_ERROR(sem(&k.w_ready[i]));
@@ -217,12 +222,20 @@ void GemmEmitter::EmitWeights(Core& k, int gi, int piece, const View& const_pane
     }
     return;
   }
-  // Non-constant weights: f32 [Kw, ncols] -> wstage -> VPU -> bf16 planes.
   View rhs = src_.RhsView().SubRange(0, b, 1);
   rhs = rhs.SubRange(2, g * ng, ncols);
-  std::vector<int64_t> dims = {kw_, ncols};
   rhs.dims = {rhs.dims[1], rhs.dims[2]};
   rhs.strides = {rhs.strides[1], rhs.strides[2]};
+  if (src_.WeightDType() == DType::kBF16) {
+    // bf16 weights in HBM are the one plane: DMA them straight into the panel.
+    XTPU_CHECK(planes_ == 1);
+    auto [r0, r1] = PieceRows(k, piece);
+    if (wait_free) Nops(c, isa::UnitKind::kDma, kEngineWeights, {.wait = k.w_free[wi]}, n_active_);
+    Dma(em_, c, kEngineWeights, true, rhs.SubRange(0, r0, r1 - r0), panel + r0 * ng * 2, {ng * 2, 2},
+        {.signal = k.w_ready[wi]});
+    return;
+  }
+  // Non-constant f32 weights: f32 [Kw, ncols] -> wstage -> VPU -> bf16 planes.
   const int ng_core = static_cast<int>(k.groups.size());
   Dma(em_, c, kEngineWeights, true, rhs, k.wstage, {ng * 4, 4}, {.wait = gi >= 1 ? k.ws_free : -1, .signal = k.ws_loaded});
   em_.Emit(c, Opcode::kVpuNop, 0, {}, {.wait = k.ws_loaded});
@@ -379,7 +392,7 @@ void GemmEmitter::EmitMatmuls(Core& k, int s) {
           const bool write = first_k && ki == 0 && lp == products_[0].first && wp == products_[0].second;
           em_.Emit(c, Opcode::kMxuMatmul, m.unit,
                    {{"lhs", k.plane[slot][lp] + ks.lhs_offset + m.r0 * row_stride}, {"stride", row_stride},
-                    {"m", m.r1 - m.r0}, {"acc", static_cast<int64_t>(q) * plan_.ms_max}, {"accumulate", write ? 0 : 1}},
+                    {"m", m.r1 - m.r0}, {"acc", AccBase(k) + static_cast<int64_t>(q) * plan_.ms_max}, {"accumulate", write ? 0 : 1}},
                    sy);
         }
       }
@@ -407,6 +420,7 @@ void GemmEmitter::EmitReadout(Core& k, int s) {
   const int c = k.core;
   const Step& st = k.steps[s];
   const int oslot = static_cast<int>(k.readouts % 2);
+  const int64_t acc_base = AccBase(k);
   const bool wait_out = k.readouts >= 2;
   const bool free_out = k.readouts + 2 < k.total_readouts;
   ++k.readouts;
@@ -437,7 +451,7 @@ void GemmEmitter::EmitReadout(Core& k, int s) {
         if (q + 1 == my.size()) sy.signal = k.acc_done[oslot];
         em_.Emit(c, Opcode::kMxuReadAcc, unit,
                  {{"dst", k.out[oslot] + r0 * ng * 4 + my[q] * tile_ * acc_esz}, {"stride", ng * 4},
-                  {"acc", static_cast<int64_t>(q) * plan_.ms_max}, {"m", r1 - r0}, {"n", width},
+                  {"acc", acc_base + static_cast<int64_t>(q) * plan_.ms_max}, {"m", r1 - r0}, {"n", width},
                   {"dtype", static_cast<int64_t>(acc_bf16 ? DType::kBF16 : DType::kF32)}},
                  sy);
       }

@@ -92,6 +92,9 @@ class GemmSource {
   // producer stored the value as bf16 (default precision only: one plane;
   // the convert to the plane is then exact).
   virtual DType StagingDType() const { return DType::kF32; }
+  // dtype of non-constant weights in HBM (RhsView): f32, or bf16 (then one
+  // plane, DMAed straight into the panel).
+  virtual DType WeightDType() const { return DType::kF32; }
   virtual int64_t LhsBytes() const = 0;  // HBM bytes of one pass over all LHS steps of one batch
   // DMAs step (b, c, kc) into `staging`: the first instruction waits on
   // sync.wait, the last signals sync.signal.
@@ -120,6 +123,7 @@ struct GemmJob {
   const GemmSource* source = nullptr;
   std::vector<EpilogueOp> epilogue;
   int64_t flops = 0;   // useful FLOPs of this kernel (0: the lowering assigns the op's)
+  int passes = 0;      // bf16 passes per product (0: the context's precision; bf16 operands need 1)
 };
 
 // Emits the whole kernel (BeginKernel .. EndKernel).
@@ -127,7 +131,9 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job);
 
 // The most weight-panel rows (Kw) whose one-tile-wide panel fits the planner's
 // weight budget at the context's precision.
-int64_t MaxWeightRows(LoweringContext& ctx, bool constant_weights);
+int64_t MaxWeightRows(LoweringContext& ctx, const GemmSource& src, int passes);
+// The job's bf16 passes per product (GemmJob::passes or the context's).
+int JobPasses(LoweringContext& ctx, const GemmJob& job);
 
 // DMA helper with HBM byte accounting for the kernel record.
 int Dma(ProgramEmitter& em, int core, int engine, bool load, const View& hbm, int64_t vmem,

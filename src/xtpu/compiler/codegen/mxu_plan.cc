@@ -11,9 +11,9 @@ namespace xtpu::codegen::mxu {
 namespace {
 
 // Bytes of VMEM a plan needs besides the LHS buffers.
-int64_t FixedVmem(const Plan& p, int planes, int64_t kw, bool const_w, bool res, int64_t bias_bytes) {
+int64_t FixedVmem(const Plan& p, int planes, int64_t kw, bool no_wstage, bool res, int64_t bias_bytes) {
   int64_t v = p.slots * planes * kw * p.ng * 2;
-  if (!const_w) v += kw * p.ng * 4 * (planes > 1 ? 2 : 1);
+  if (!no_wstage) v += kw * p.ng * 4 * (planes > 1 ? 2 : 1);
   const int64_t out = p.pm * p.ms_max * p.ng * 4;
   v += 2 * out * (res ? 2 : 1) + bias_bytes + 16 * 1024;
   return v;
@@ -21,16 +21,19 @@ int64_t FixedVmem(const Plan& p, int planes, int64_t kw, bool const_w, bool res,
 
 // VMEM bytes per weight-panel row and column: the bf16 planes, plus the f32
 // staging (and split temporary) of weights loaded from HBM.
-int64_t PanelBytesPerElement(int planes, bool const_w) {
-  return planes * 2 + (const_w ? 0 : 4 * (planes > 1 ? 2 : 1));
+int64_t PanelBytesPerElement(int planes, const GemmSource& src) {
+  const bool staged = !src.ConstantWeights() && src.WeightDType() == DType::kF32;
+  return planes * 2 + (staged ? 4 * (planes > 1 ? 2 : 1) : 0);
 }
 
 }  // namespace
 
-int64_t MaxWeightRows(LoweringContext& ctx, bool constant_weights) {
-  const int planes = PrecisionPlanes(ctx.precision_passes());
-  return ctx.em().VmemBytes() / 2 / (PanelBytesPerElement(planes, constant_weights) * ctx.chip().mxu.cols);
+int64_t MaxWeightRows(LoweringContext& ctx, const GemmSource& src, int passes) {
+  const int planes = PrecisionPlanes(passes);
+  return ctx.em().VmemBytes() / 2 / (PanelBytesPerElement(planes, src) * ctx.chip().mxu.cols);
 }
+
+int JobPasses(LoweringContext& ctx, const GemmJob& job) { return job.passes ? job.passes : ctx.precision_passes(); }
 
 Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
   ProgramEmitter& em = ctx.em();
@@ -39,7 +42,7 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
   if (MxuRate(chip, DType::kBF16) <= 0)
     return Unimplemented("'{}': chip '{}' has no bf16 matrix unit (mxu.bf16_rate = 0); float matmuls need one",
                          job.name, chip.name);
-  const int passes = ctx.precision_passes();
+  const int passes = JobPasses(ctx, job);
   const int planes = PrecisionPlanes(passes);
   const int64_t R = AccumulatorRows(chip), T = chip.mxu.cols;
   const int mxus = em.Mxus(), cores = em.Cores();
@@ -47,6 +50,7 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
   const int64_t V = em.VmemBytes() - 64 * 1024;
   const int64_t B = src.Batches(), N = src.N(), Kw = src.WeightRows();
   const bool const_w = src.ConstantWeights();
+  const bool no_wstage = const_w || src.WeightDType() == DType::kBF16;  // no f32 weight staging
   bool res = false;
   int64_t bias_bytes = 0;
   for (const EpilogueOp& e : job.epilogue) {
@@ -55,7 +59,7 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
   }
   if (N <= 0 || Kw <= 0) return Error("'{}': empty matmul", job.name);
   const int64_t nt = CeilDiv(N, T);
-  const int64_t per_col = Kw * PanelBytesPerElement(planes, const_w);
+  const int64_t per_col = Kw * PanelBytesPerElement(planes, src);
   const int64_t wbudget = em.VmemBytes() / 2;
   auto make = [&](int64_t ng_tiles) -> std::optional<Plan> {
     Plan p;
@@ -66,10 +70,14 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
     p.pm = std::max(1, mxus / p.pn);
     p.tpm = CeilDiv(p.tg, p.pn);
     p.ms_max = R / p.tpm;
+    if (p.ms_max >= 256) {
+      p.acc_double = true;
+      p.ms_max /= 2;
+    }
     p.slots = (B * p.groups > 1 && 2 * p.ng * per_col <= wbudget) ? 2 : 1;
     for (int64_t ms = p.ms_max; ms >= 8; ms /= 2) {
       p.ms_max = ms;
-      int64_t fixed = FixedVmem(p, planes, Kw, const_w, res, bias_bytes);
+      int64_t fixed = FixedVmem(p, planes, Kw, no_wstage, res, bias_bytes);
       if (fixed >= V) continue;
       if (src.Plan(p.pm * ms, V - fixed, planes)) return p;
     }
@@ -112,7 +120,7 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
     if (p.traffic < best.traffic) best = p;
   // Re-plan the source for the chosen plan (the last make() call may differ).
   {
-    int64_t fixed = FixedVmem(best, planes, Kw, const_w, res, bias_bytes);
+    int64_t fixed = FixedVmem(best, planes, Kw, no_wstage, res, bias_bytes);
     if (!src.Plan(best.pm * best.ms_max, V - fixed, planes))
       return Error("internal: '{}': replanning failed", job.name);
   }

@@ -21,6 +21,7 @@ struct PreparedGemm {
   // Dots only: a source over contracting rows [k0, k0 + kw) of the same
   // problem (for splitting K when the weight panel does not fit VMEM).
   std::function<std::unique_ptr<GemmSource>(int64_t k0, int64_t kw)> k_slice;
+  int passes = 0;  // bf16 passes per product; 0: the context's precision (bf16 operands: 1)
 };
 
 // Emits `job` (whose source is p.source) as one GEMM kernel or, when its

@@ -108,6 +108,7 @@ Cost InstructionCost(const ChipConfig& chip, const DispatchRecord& r, int64_t k,
     }
     case Opcode::kMxuReadAcc: {
       int64_t m = Pos(r["m"]), cols = Pos(r["n"]);
+      c.pipe = 2;                         // the accumulators' read port
       c.stream = static_cast<double>(m);  // one accumulator row per cycle
       c.vmem_per_cycle = static_cast<double>(cols * Esz(r["dtype"]));
       c.vmem_bytes = m * cols * Esz(r["dtype"]);

@@ -19,7 +19,10 @@ namespace xtpu::sim::timing {
 struct Cost {
   double head = 0, stream = 0, tail = 0;
   double hbm_per_cycle = 0, vmem_per_cycle = 0;
-  int pipe = 0;  // MXU: 0 = LHS streamer / accumulator port, 1 = weight shifter
+  // MXU: 0 = LHS streamer (matmul), 1 = weight shifter, 2 = accumulator read
+  // port (read_acc). Pipes overlap; accumulator rows order matmul and
+  // read_acc (timing_model.cc).
+  int pipe = 0;
   int64_t hbm_bytes = 0, vmem_bytes = 0, flops = 0, elements = 0;
 };
 
