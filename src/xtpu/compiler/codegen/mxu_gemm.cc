@@ -76,8 +76,6 @@ class GemmEmitter {
   // Weights DMAed straight into the panel (constant panels, bf16 tensors):
   // they can come piece by piece.
   bool DirectWeights() const { return src_.ConstantWeights() || src_.WeightDType() == DType::kBF16; }
-  // Accumulator row of the current row chunk (the k.readouts-th of the core).
-  int64_t AccBase(const Core& k) const { return plan_.acc_double ? (k.readouts % 2) * plan_.tpm * plan_.ms_max : 0; }
   void EmitReadout(Core& k, int s);
   void EmitResidualLoad(Core& k, int s);
   void Nops(int core, isa::UnitKind kind, int unit, Sync sync, int n);
@@ -392,7 +390,7 @@ void GemmEmitter::EmitMatmuls(Core& k, int s) {
           const bool write = first_k && ki == 0 && lp == products_[0].first && wp == products_[0].second;
           em_.Emit(c, Opcode::kMxuMatmul, m.unit,
                    {{"lhs", k.plane[slot][lp] + ks.lhs_offset + m.r0 * row_stride}, {"stride", row_stride},
-                    {"m", m.r1 - m.r0}, {"acc", AccBase(k) + static_cast<int64_t>(q) * plan_.ms_max}, {"accumulate", write ? 0 : 1}},
+                    {"m", m.r1 - m.r0}, {"acc", static_cast<int64_t>(q) * plan_.ms_max}, {"accumulate", write ? 0 : 1}},
                    sy);
         }
       }
@@ -420,7 +418,6 @@ void GemmEmitter::EmitReadout(Core& k, int s) {
   const int c = k.core;
   const Step& st = k.steps[s];
   const int oslot = static_cast<int>(k.readouts % 2);
-  const int64_t acc_base = AccBase(k);
   const bool wait_out = k.readouts >= 2;
   const bool free_out = k.readouts + 2 < k.total_readouts;
   ++k.readouts;
@@ -451,7 +448,7 @@ void GemmEmitter::EmitReadout(Core& k, int s) {
         if (q + 1 == my.size()) sy.signal = k.acc_done[oslot];
         em_.Emit(c, Opcode::kMxuReadAcc, unit,
                  {{"dst", k.out[oslot] + r0 * ng * 4 + my[q] * tile_ * acc_esz}, {"stride", ng * 4},
-                  {"acc", acc_base + static_cast<int64_t>(q) * plan_.ms_max}, {"m", r1 - r0}, {"n", width},
+                  {"acc", static_cast<int64_t>(q) * plan_.ms_max}, {"m", r1 - r0}, {"n", width},
                   {"dtype", static_cast<int64_t>(acc_bf16 ? DType::kBF16 : DType::kF32)}},
                  sy);
       }

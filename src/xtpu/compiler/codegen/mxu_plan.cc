@@ -70,10 +70,6 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
     p.pm = std::max(1, mxus / p.pn);
     p.tpm = CeilDiv(p.tg, p.pn);
     p.ms_max = R / p.tpm;
-    if (p.ms_max >= 256) {
-      p.acc_double = true;
-      p.ms_max /= 2;
-    }
     p.slots = (B * p.groups > 1 && 2 * p.ng * per_col <= wbudget) ? 2 : 1;
     for (int64_t ms = p.ms_max; ms >= 8; ms /= 2) {
       p.ms_max = ms;

@@ -15,9 +15,6 @@ struct Plan {
   int64_t ms_max = 0;  // rows per MXU and tile
   int slots = 1;
   bool split_cols = false;
-  // Row chunks alternate between two halves of the accumulators, so one
-  // chunk's read_acc overlaps the next chunk's matmuls.
-  bool acc_double = false;
   int64_t traffic = 0;
 };
 
