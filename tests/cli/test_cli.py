@@ -647,6 +647,11 @@ ENTRY main {
         html = read_text(os.path.join(out, "sweep.html"))
         self.assertIn("Chart.js", html)
         self.assertNotIn("<script src", html)
+        # Arrays with fewer rows than columns (and more) compile and run.
+        out2 = self.path("sweep_rows")
+        self.assert_ok("sweep", model, "--chip", "v4", "--set", "mxu.rows=64,128,256", "-o", out2, "-j", "2")
+        rows2 = read_csv(os.path.join(out2, "sweep.csv"))
+        self.assertEqual([(x["mxu.rows"], x["status"]) for x in rows2], [("64", "ok"), ("128", "ok"), ("256", "ok")])
         # Errors that stop the whole sweep.
         self.assert_error(["sweep", model, "--set", "mxu.frobs=1,2", "-o", out], "mxu.frobs")
         self.assert_error(["sweep", model, "--set", "mxu.rows=", "-o", out], "empty value")
