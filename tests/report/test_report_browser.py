@@ -31,22 +31,7 @@ import urllib.request
 import websocket
 
 # Two matmuls, a fused relu and an exponential: MXU, VPU and DMA all work.
-TIR_MLP = """HloModule mlp
-
-ENTRY main {
-  x = f32[64,256] parameter(0)
-  w1 = f32[256,512] iota(), iota_dimension=0
-  h = f32[64,512] dot(x, w1), lhs_batch_dims={}, lhs_contracting_dims={1}, rhs_batch_dims={}, rhs_contracting_dims={0}
-  zero = f32[] constant(0)
-  zeros = f32[64,512] broadcast(zero), dimensions={}
-  r = f32[64,512] maximum(h, zeros)
-  w2 = f32[512,128] iota(), iota_dimension=1
-  y = f32[64,128] dot(r, w2), lhs_batch_dims={}, lhs_contracting_dims={1}, rhs_batch_dims={}, rhs_contracting_dims={0}
-  t = f32[128,64] transpose(y), dimensions={1,0}
-  e = f32[128,64] exponential(t)
-  ROOT out = (f32[128,64]) tuple(e)
-}
-"""
+TIR_MLP = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "mlp.tir")).read()
 
 FAILURES = []
 
