@@ -5,7 +5,8 @@ figures go to docs/performance.md with this command line.
 
   quality   4096^3 matmul on v4, bf16 operands and result, and f32 (default
             precision = one bf16 pass): cycles vs the roofline bound; ResNet-50 at batch 64 and the BERT-style
-            encoder at batch 32 (seq 128) on v4: model FLOP/s as a fraction of the
+            encoder at batch 32 (seq 128) on v4, each as exported (f32) and as a
+            bf16 model (export.py --bf16): model FLOP/s as a fraction of the
             chip's peak (timing-only runs), and the per-layer table of the largest
             kernels.
   speed     ResNet-50 at batch 1: `xtpu run` of the compiled executable
@@ -50,12 +51,14 @@ def sh(cmd, env=None):
     return time.time() - t, p.stdout
 
 
-def ensure_model(models, name, batch, suffix):
+def ensure_model(models, name, batch, suffix, bf16=False):
     stem = os.path.join(models, name + suffix)
     if not os.path.exists(stem + ".onnx"):
         args = [sys.executable, os.path.join(ROOT, "models", "export.py"), models, name]
-        if batch != 1:
+        if batch != 1 or bf16:
             args += ["--batch", str(batch), "--suffix", suffix]
+        if bf16:
+            args += ["--bf16"]
         sh(args)
     return stem
 
@@ -104,14 +107,16 @@ def quality(a, work, tir, rows):
         p = s["performance"]
         rows.append((f"4096^3 {label} matmul, v4: cycles / roofline", f"{p['cycles']} / {p['roofline_cycles']:.0f}",
                      f"{100 * p['fraction_of_roofline']:.1f}% of roofline, {100 * p['fraction_of_peak']:.1f}% of peak"))
-    for name, batch in (("resnet50", 64), ("bert", 32)):
-        stem = ensure_model(a.models, name, batch, f"_b{batch}")
-        csec, rsec, s, out = timing_run(a.xtpu, stem + ".onnx", work, f"{name}_b{batch}")
+    for name, batch, bf16 in (("resnet50", 64, False), ("resnet50", 64, True), ("bert", 32, False), ("bert", 32, True)):
+        tag = f"_b{batch}" + ("_bf16" if bf16 else "")
+        label = f"{name} batch {batch}" + (" (bf16 model)" if bf16 else " (f32 model)")
+        stem = ensure_model(a.models, name, batch, tag, bf16)
+        csec, rsec, s, out = timing_run(a.xtpu, stem + ".onnx", work, name + tag)
         p = s["performance"]
-        rows.append((f"{name} batch {batch}, v4: model FLOP/s / peak", f"{p['flops_per_second'] / 1e12:.1f} TFLOP/s",
+        rows.append((f"{label}, v4: model FLOP/s / peak", f"{p['flops_per_second'] / 1e12:.1f} TFLOP/s",
                      f"{100 * p['fraction_of_peak']:.1f}% of peak"))
-        rows.append((f"{name} batch {batch}: --timing-only run (wall)", f"{rsec:.2f} s", ""))
-        print(f"\n== {name} batch {batch} on v4 (timing only): largest kernels\n{out}")
+        rows.append((f"{label}: --timing-only run (wall)", f"{rsec:.2f} s", ""))
+        print(f"\n== {label} on v4 (timing only): largest kernels\n{out}")
 
 
 

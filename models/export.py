@@ -254,8 +254,25 @@ def expand(names):
     return out
 
 
-def export(name, outdir, opset=17, batch=1, suffix=""):
+class Bf16Model(nn.Module):
+    """A bfloat16 copy of `model` (weights and activations, as TPU models are
+    usually run) with float32 inputs and outputs: the ONNX graph casts at its
+    edges, so the .npz files stay float32."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model.to(torch.bfloat16)
+
+    def forward(self, x):
+        if x.is_floating_point():
+            x = x.to(torch.bfloat16)
+        return self.model(x).float()
+
+
+def export(name, outdir, opset=17, batch=1, suffix="", bf16=False):
     model, x, in_name, out_name = make(name, batch)
+    if bf16:
+        model = Bf16Model(model)
     model.eval()
     stem = os.path.join(outdir, file_stem(name) + suffix)
     with torch.no_grad():
@@ -279,6 +296,8 @@ def main():
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--suffix", default="", help="appended to each file stem")
+    p.add_argument("--bf16", action="store_true",
+                   help="export a bfloat16 copy of each model (float32 inputs and outputs, cast in the graph)")
     p.add_argument("--force", action="store_true", help="re-export even if the files exist")
     p.add_argument("--max-weight-mb", type=float, default=MAX_WEIGHT_BYTES / 1e6,
                    help="skip torchvision models with more float32 weights than this (default %(default)g)")
@@ -298,7 +317,7 @@ def main():
             continue
         t = time.time()
         try:
-            export(name, a.outdir, a.opset, a.batch, a.suffix)
+            export(name, a.outdir, a.opset, a.batch, a.suffix, a.bf16)
         except SkipModel as e:
             print(f"export: skipped {name}: {e}")
             continue
@@ -307,7 +326,7 @@ def main():
             print(f"export: FAILED {name}: {type(e).__name__}: {first}", file=sys.stderr)
             failed = True
             continue
-        print(f"export: {stem}.onnx (opset {a.opset}, batch {a.batch}) in {time.time() - t:.1f} s")
+        print(f"export: {stem}.onnx (opset {a.opset}, batch {a.batch}{', bf16' if a.bf16 else ''}) in {time.time() - t:.1f} s")
     if failed:
         sys.exit(1)
 

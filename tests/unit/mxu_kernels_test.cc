@@ -339,6 +339,19 @@ TEST(MxuDot, Bf16Operands) {
             1e-6);
 }
 
+// A bf16 model's convolution: bf16 input, kernel, bias and residual, bf16
+// result. The chip adds bias and residual to the f32 accumulators and rounds
+// once; the evaluator rounds after each op (a few bf16 ulps apart at most).
+TEST(MxuFusion, Bf16ConvBiasReluResidual) {
+  ConvSpec c{.in = {2, 7, 7, 24}, .kernel = {3, 3, 24, 40}, .pad_h = 1, .pad_w = 1};
+  std::string m = ConvFusionModule(c);
+  for (size_t at = m.find("f32["); at != std::string::npos; at = m.find("f32[", at)) m.replace(at, 4, "bf16[");
+  ASSERT_EQ(m.find("f32"), std::string::npos);
+  EXPECT_LT(RunOnChip(m, "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(m, "v5e", Precision::kHighest).rel_l2, 1e-2);  // one pass at any precision
+  EXPECT_LT(RunOnChip(m, "v4", Precision::kDefault, false, "vmem.bytes=512 KiB").rel_l2, 1e-2);
+}
+
 TEST(MxuFusion, DotBiasClamp) {
   std::string s = "HloModule dotfusion\n\nfused {\n  p0 = f32[70,96] parameter(0)\n  p1 = f32[96,150] parameter(1)\n"
                   "  p2 = f32[150] parameter(2)\n"

@@ -178,8 +178,12 @@ DType Checker::MatmulResultType(DType t) const {
   const Shape& s = inst_.shape;
   if ((t == DType::kS8 || t == DType::kU8) && !s.is_tuple && s.dtype == DType::kS32) return DType::kS32;
   // bf16/f16 products accumulated and returned in f32 (XLA's
-  // preferred_element_type; what a TPU's matrix unit does).
-  if ((t == DType::kBF16 || t == DType::kF16) && !s.is_tuple && s.dtype == DType::kF32) return DType::kF32;
+  // preferred_element_type; what a TPU's matrix unit does). Only for a
+  // declared result (the parser's); the builder's default shape (f32, rank 0)
+  // keeps the operand type, so a rank-0 f32 result of bf16 vectors is not
+  // expressible.
+  if ((t == DType::kBF16 || t == DType::kF16) && !s.is_tuple && s.dtype == DType::kF32 && !s.dims.empty())
+    return DType::kF32;
   return t;
 }
 

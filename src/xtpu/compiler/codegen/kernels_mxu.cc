@@ -127,8 +127,8 @@ std::string FusionOpName(const ParsedFusion& pf) {
 
 Status EmitOutputFusion(LoweringContext& ctx, const Instruction& inst, const View& out) {
   ASSIGN_OR_RETURN(ParsedFusion pf, ParseOutputFusion(inst));
-  if (inst.shape.dtype != DType::kF32)
-    return Unimplemented("fusion '{}': only f32 results are lowered to the matrix unit", inst.name);
+  if (inst.shape.dtype != DType::kF32 && inst.shape.dtype != DType::kBF16)
+    return Unimplemented("fusion '{}': only f32 and bf16 results are lowered to the matrix unit", inst.name);
   const Instruction* a = inst.operand(0);
   const Instruction* b = inst.operand(1);
   std::vector<EpilogueOp> epilogue;
@@ -136,8 +136,20 @@ Status EmitOutputFusion(LoweringContext& ctx, const Instruction& inst, const Vie
     EpilogueOp e = o.op;
     if (o.param >= 0) {
       if (o.param >= static_cast<int64_t>(inst.operands.size())) return Error("fusion '{}': bad parameter", inst.name);
-      ASSIGN_OR_RETURN(e.operand, ctx.ValueView(inst.operand(static_cast<int>(o.param))));
-      if (e.operand.dtype != DType::kF32) return Unimplemented("fusion '{}': epilogue operands must be f32", inst.name);
+      const Instruction* operand = inst.operand(static_cast<int>(o.param));
+      const Literal* lit = ctx.ConstantValue(operand);
+      if (e.kind == EpilogueOp::kBias && lit && lit->dtype() == DType::kBF16) {
+        // A bf16 bias vector (a bf16 model's): f32 in the constants, exactly.
+        Literal f(Shape(DType::kF32, lit->shape().dims));
+        for (int64_t i = 0; i < f.num_elements(); ++i) f.SetFromDouble(i, lit->GetAsDouble(i));
+        ASSIGN_OR_RETURN(e.operand, ctx.AddConstant("f32:" + operand->name, f));
+      } else {
+        ASSIGN_OR_RETURN(e.operand, ctx.ValueView(operand));
+      }
+      if (e.operand.dtype != DType::kF32 && !(e.kind == EpilogueOp::kResidual && e.operand.dtype == DType::kBF16))
+        return Unimplemented("fusion '{}': epilogue operand '{}' is {}: a bias must be f32 or a bf16 constant, a "
+                             "residual f32 or bf16",
+                             inst.name, operand->name, DTypeName(e.operand.dtype));
     }
     epilogue.push_back(e);
   }

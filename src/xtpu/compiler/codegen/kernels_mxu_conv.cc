@@ -253,9 +253,15 @@ Status CheckConv(const Instruction& conv, const std::string& name) {
     if (w.pad_lo < 0 || w.pad_hi < 0) return Unimplemented("convolution '{}': negative padding is not supported", name);
     if (w.stride < 1 || w.window_dilation < 1) return Error("convolution '{}': bad stride or dilation", name);
   }
-  for (const Instruction* op : conv.operands)
-    if (op->shape.dtype != DType::kF32)
-      return Unimplemented("convolution '{}': only f32 operands are lowered (got {})", name, DTypeName(op->shape.dtype));
+  const DType it = conv.operand(0)->shape.dtype, kt = conv.operand(1)->shape.dtype, ot = conv.shape.dtype;
+  const bool f32 = it == DType::kF32 && kt == DType::kF32 && ot == DType::kF32;
+  const bool bf16 = it == DType::kBF16 && kt == DType::kBF16 && (ot == DType::kF32 || ot == DType::kBF16);
+  if (!f32 && !bf16)
+    return Unimplemented("convolution '{}': the matrix unit takes f32 x f32 -> f32 or bf16 x bf16 -> f32/bf16 (got {} x {} "
+                         "-> {})",
+                         name, DTypeName(it), DTypeName(kt), DTypeName(ot));
+  if (bf16 && IsDepthwise(conv))
+    return Unimplemented("convolution '{}': depthwise convolutions (vector unit, f32) take f32 operands, not bf16", name);
   return OkStatus();
 }
 
@@ -289,6 +295,7 @@ StatusOr<PreparedGemm> PrepareConv(LoweringContext& ctx, const Instruction& conv
     return Error("convolution '{}': feature groups do not divide the features", conv.name);
   ASSIGN_OR_RETURN(View in, ctx.ValueView(input));
   PreparedGemm p;
+  if (is.dtype == DType::kBF16) p.passes = 1;  // bf16 operands are their own hi plane
   p.source = std::make_unique<ConvSource>(g, in, lit, ctx.chip().mxu.rows);
   p.canon = [](const View& v) -> StatusOr<View> { return v; };
   p.bias = [g](const View& v) -> View {
@@ -314,7 +321,7 @@ Status EmitConvolution(LoweringContext& ctx, const Instruction& inst, const View
   job.op = "convolution";
   job.out = out;
   job.source = p.source.get();
-  return mxu::EmitGemm(ctx, job);
+  return mxu::EmitGemmSplitK(ctx, std::move(job), p, InstructionFlops(inst));
 }
 
 }  // namespace xtpu::codegen

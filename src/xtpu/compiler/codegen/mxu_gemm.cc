@@ -43,6 +43,7 @@ class GemmEmitter {
     for (const EpilogueOp& e : job.epilogue) {
       has_bias_ |= e.kind == EpilogueOp::kBias;
       has_res_ |= e.kind == EpilogueOp::kResidual;
+      res_bf16_ |= e.kind == EpilogueOp::kResidual && e.operand.dtype == DType::kBF16;
     }
   }
 
@@ -57,7 +58,7 @@ class GemmEmitter {
     int64_t wpanel[2] = {-1, -1}, wstage = -1, wtemp = -1;
     int64_t stage[2] = {-1, -1}, temp = -1;
     int64_t plane[2][3] = {{-1, -1, -1}, {-1, -1, -1}};
-    int64_t out[2] = {-1, -1}, res[2] = {-1, -1}, bias = -1;
+    int64_t out[2] = {-1, -1}, res[2] = {-1, -1}, res16[2] = {-1, -1}, bias = -1;
     // Channels with several consumers (the MXUs) have one semaphore per
     // consumer, so that a fast MXU cannot take a slow one's credit.
     int st_free, st_loaded, pl_ready[kMaxMxus], pl_free[2], w_ready[kMaxPieces], w_free[kMaxPieces];
@@ -104,6 +105,7 @@ class GemmEmitter {
   int64_t kw_ = 0, tile_ = 128;
   int n_active_ = 1;
   bool has_bias_ = false, has_res_ = false;
+  bool res_bf16_ = false;  // a bf16 residual: DMAed into res16, widened into res by the VPU
 };
 
 void GemmEmitter::Nops(int core, isa::UnitKind kind, int unit, Sync sync, int n) {
@@ -145,6 +147,9 @@ Status GemmEmitter::Alloc(Core& k) {
   if (has_res_)
     for (int s = 0; s < 2; ++s) {
       ASSIGN_OR_RETURN(k.res[s], alloc(out_bytes));
+      if (res_bf16_) {
+        ASSIGN_OR_RETURN(k.res16[s], alloc(out_bytes / 2));
+      }
     }
   if (has_bias_) {
     ASSIGN_OR_RETURN(k.bias, alloc(src_.Batches() * src_.N() * 4));
@@ -410,7 +415,8 @@ void GemmEmitter::EmitResidualLoad(Core& k, int s) {
   for (const EpilogueOp& e : job_.epilogue) {
     if (e.kind != EpilogueOp::kResidual) continue;
     src_.EmitOutTile(em_, k.core, kEngineResidual, true, e.operand, st.b, st.c, st.g * plan_.ng, GroupCols(st.g),
-                     k.res[oslot], plan_.ng * 4, {.wait = k.readouts >= 2 ? k.res_free : -1, .signal = k.res_loaded});
+                     res_bf16_ ? k.res16[oslot] : k.res[oslot], plan_.ng * (res_bf16_ ? 2 : 4),
+                     {.wait = k.readouts >= 2 ? k.res_free : -1, .signal = k.res_loaded});
   }
 }
 
@@ -462,6 +468,11 @@ void GemmEmitter::EmitReadout(Core& k, int s) {
       k.bias_waited = true;
     }
     if (has_res_) em_.Emit(c, Opcode::kVpuNop, 0, {}, {.wait = k.res_loaded});
+    if (res_bf16_)
+      em_.Emit(c, Opcode::kVpuConvert, 0,
+               {{"to", static_cast<int64_t>(DType::kF32)}, {"from", static_cast<int64_t>(DType::kBF16)},
+                {"dst", k.res[oslot]}, {"src", k.res16[oslot]}, {"rows", rows}, {"cols", ncols}, {"ds", ng * 4},
+                {"ss", ng * 2}});
     EmitEpilogueOps(em_, c, job_.epilogue, k.out[oslot], rows, ncols, ng * 4, k.bias + st.b * src_.N() * 4 + st.g * ng * 4,
                     k.res[oslot], k.acc_done[oslot], has_res_ && free_out ? k.res_free : -1, bf16_out ? -1 : k.ep_done);
     if (bf16_out) {
