@@ -80,11 +80,11 @@ StatusOr<RunResult> RunExecutable(const Executable& exe, const std::vector<Liter
       const isa::BufferDecl* b = exe.program.FindBuffer(c.buffer);
       if (!b) return Error("constant buffer '{}' is not in the program", c.buffer);
       Literal l(b->shape, std::vector<uint8_t>(c.bytes.begin(), c.bytes.end()));
-      RETURN_IF_ERROR(s.SetBuffer(c.buffer, l));
+      RETURN_IF_ERROR(s.SetBuffer(c.buffer, std::move(l)));
     }
     for (size_t i = 0; i < inputs.size(); ++i) {
       ASSIGN_OR_RETURN(Literal v, ToChip(exe.inputs[i], inputs[i]));
-      RETURN_IF_ERROR(s.SetBuffer(exe.inputs[i].buffer, v));
+      RETURN_IF_ERROR(s.SetBuffer(exe.inputs[i].buffer, std::move(v)));
     }
   } else {
     for (size_t i = 0; i < inputs.size(); ++i) RETURN_IF_ERROR(ToChip(exe.inputs[i], inputs[i]).status());

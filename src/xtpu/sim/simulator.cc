@@ -427,6 +427,15 @@ Simulator::Simulator(const ChipConfig& chip, const isa::Program& program, SimOpt
 
 Simulator::~Simulator() = default;
 
+Status Simulator::SetBuffer(const std::string& name, Literal&& value) {
+  const isa::BufferDecl* b = program_.FindBuffer(name);
+  if (b && !device_ && value.shape().dims == b->shape.dims && value.dtype() == b->shape.dtype) {
+    given_[name] = std::move(value);
+    return OkStatus();
+  }
+  return SetBuffer(name, static_cast<const Literal&>(value));
+}
+
 Status Simulator::SetBuffer(const std::string& name, const Literal& value) {
   const isa::BufferDecl* b = program_.FindBuffer(name);
   if (!b) return NotFound("program has no buffer '{}'", name);

@@ -98,6 +98,8 @@ class Simulator {
   // a different float dtype is converted (f32 data into a bf16 buffer rounds
   // to nearest even), so .npy files (which have no bf16) can be used.
   Status SetBuffer(const std::string& name, const Literal& value);
+  // The same, taking the value (no copy when it already has the buffer's dtype).
+  Status SetBuffer(const std::string& name, Literal&& value);
   // Checks the program against the chip, places buffers (inputs the host did
   // not set get seeded random values), runs to completion.
   Status Run();

@@ -12,18 +12,21 @@ namespace xtpu::sim {
 using isa::BinOp;
 using isa::UnOp;
 
+// Written as selects so that row loops vectorize: a NaN operand (a first)
+// is the result; equal values (+0 and -0 included) combine their bits, AND
+// for max (+0 wins) and OR for min (-0 wins).
 float MaxF32(float a, float b) {
-  if (std::isnan(a)) return a;
-  if (std::isnan(b)) return b;
-  if (a == b) return std::signbit(a) ? b : a;
-  return a > b ? a : b;
+  const float eq = std::bit_cast<float>(std::bit_cast<uint32_t>(a) & std::bit_cast<uint32_t>(b));
+  float m = a > b ? a : (b > a ? b : eq);
+  m = b != b ? b : m;
+  return a != a ? a : m;
 }
 
 float MinF32(float a, float b) {
-  if (std::isnan(a)) return a;
-  if (std::isnan(b)) return b;
-  if (a == b) return std::signbit(a) ? a : b;
-  return a < b ? a : b;
+  const float eq = std::bit_cast<float>(std::bit_cast<uint32_t>(a) | std::bit_cast<uint32_t>(b));
+  float m = a < b ? a : (b < a ? b : eq);
+  m = b != b ? b : m;
+  return a != a ? a : m;
 }
 
 float VpuBinaryF32(BinOp op, float a, float b) {
@@ -113,6 +116,8 @@ void MapRow(const T* a, const T* b, int64_t b_step, T* out, int64_t n, F f) {
   if (b_step == 0) {
     const T y = b[0];
     for (int64_t j = 0; j < n; ++j) out[j] = f(a[j], y);
+  } else if (b_step == 1) {  // unit stride: vectorizable
+    for (int64_t j = 0; j < n; ++j) out[j] = f(a[j], b[j]);
   } else {
     for (int64_t j = 0; j < n; ++j) out[j] = f(a[j], b[j * b_step]);
   }
@@ -125,6 +130,8 @@ void VpuBinaryRowF32(BinOp op, const float* a, const float* b, int64_t b_step, f
     case BinOp::kSub: return MapRow(a, b, b_step, out, n, [](float x, float y) { return x - y; });
     case BinOp::kMul: return MapRow(a, b, b_step, out, n, [](float x, float y) { return x * y; });
     case BinOp::kDiv: return MapRow(a, b, b_step, out, n, [](float x, float y) { return x / y; });
+    case BinOp::kMax: return MapRow(a, b, b_step, out, n, [](float x, float y) { return MaxF32(x, y); });
+    case BinOp::kMin: return MapRow(a, b, b_step, out, n, [](float x, float y) { return MinF32(x, y); });
     default: return MapRow(a, b, b_step, out, n, [op](float x, float y) { return VpuBinaryF32(op, x, y); });
   }
 }

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <optional>
 
+#include <sys/stat.h>
+
 #include "xtpu/support/zip.h"
 
 namespace xtpu {
@@ -245,6 +247,13 @@ StatusOr<std::string> ReadFileToString(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return NotFound("{}: cannot open: {}", path, std::strerror(errno));
   std::string out;
+  // One read of the whole file when its size is known (executables and
+  // weights run to hundreds of MB); then whatever follows (pipes, growth).
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    out.resize(static_cast<size_t>(st.st_size));
+    out.resize(std::fread(out.data(), 1, out.size(), f));
+  }
   char buf[1 << 16];
   size_t n;
   while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
