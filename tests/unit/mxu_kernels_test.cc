@@ -410,6 +410,14 @@ TEST(MxuConv, Bf16ActivationsAndPadInPlace) {
   EXPECT_LT(bf16_bytes, f32_bytes);
 }
 
+// The same chain in a bf16 model: the second convolution writes its bf16
+// result straight into the (bf16) buffer of the pad.
+TEST(MxuConv, Bf16ModelPadInPlace) {
+  std::string m = ConvChainModule();
+  for (size_t at = m.find("f32["); at != std::string::npos; at = m.find("f32[", at)) m.replace(at, 4, "bf16[");
+  EXPECT_LT(RunOnChip(m, "v4", Precision::kDefault).rel_l2, 1e-2);
+}
+
 TEST(MxuErrors, NoBf16MatrixUnit) {
   auto module = ParseModule(DotModule(8, 8, 8, true));
   ASSERT_TRUE(module.ok());

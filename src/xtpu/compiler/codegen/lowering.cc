@@ -267,9 +267,10 @@ const Instruction* MxuConvolution(const Instruction& inst) {
     if (!conv || conv->operand(0)->opcode != Opcode::kParameter || conv->operand(0)->parameter_number != 0)
       return nullptr;
   }
-  if (!conv || IsInt8Matmul(inst) || mxu::IsDepthwise(*conv) || inst.shape.dtype != DType::kF32) return nullptr;
+  auto is_float = [](DType t) { return t == DType::kF32 || t == DType::kBF16; };
+  if (!conv || IsInt8Matmul(inst) || mxu::IsDepthwise(*conv) || !is_float(inst.shape.dtype)) return nullptr;
   for (const Instruction* op : conv->operands)
-    if (op->shape.dtype != DType::kF32) return nullptr;
+    if (!is_float(op->shape.dtype)) return nullptr;
   return conv;
 }
 
@@ -294,7 +295,9 @@ std::unordered_map<const Instruction*, const Instruction*> InPlacePads(const Com
   std::unordered_map<const Instruction*, const Instruction*> out;
   for (const auto& up : entry.instructions()) {
     const Instruction* p = up.get();
-    if (p->opcode != Opcode::kPad || p->operands.size() != 2 || p->shape.dtype != DType::kF32) continue;
+    if (p->opcode != Opcode::kPad || p->operands.size() != 2 ||
+        (p->shape.dtype != DType::kF32 && p->shape.dtype != DType::kBF16))
+      continue;
     const Instruction* v = p->operand(0);
     if (v == p->operand(1) || uses[v] != 1 || outputs.count(v) || outputs.count(p) || !MxuConvolution(*v)) continue;
     if (static_cast<int64_t>(p->padding.size()) != p->shape.rank()) continue;
@@ -450,7 +453,8 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
     } else if (pad_it != pad_of.end()) {
       // Allocate the pad's buffer; this value is its box.
       const Instruction* p = pad_it->second;
-      View home = View::Dense(impl.arena.Alloc(Shape(DType::kF32, p->shape.dims).byte_size()), DType::kF32, p->shape.dims);
+      const DType pt = ChipStorageType(p->shape.dtype);  // f32, or bf16 in bf16 models
+      View home = View::Dense(impl.arena.Alloc(Shape(pt, p->shape.dims).byte_size()), pt, p->shape.dims);
       if (impl.arena.base() + impl.arena.peak() > impl.const_low)
         return Error("HBM is full at '{}': activations need {} and constants {} (HBM {})", inst.name,
                      FormatBytes(impl.arena.peak()), FormatBytes(impl.const_bytes), FormatBytes(chip.hbm.bytes));
