@@ -65,6 +65,13 @@ Status SetInput(const std::vector<InputSpec>& params, const std::string& name, L
                 const std::string& source, std::vector<std::optional<Literal>>& args) {
   for (size_t i = 0; i < params.size(); ++i) {
     if (params[i].name != name) continue;
+    // NumPy has no bf16: a bf16 input takes f32 values, rounded to nearest even.
+    if (params[i].shape.dtype == DType::kBF16 && value.dtype() == DType::kF32 &&
+        value.shape().dims == params[i].shape.dims) {
+      Literal r(params[i].shape);
+      for (int64_t j = 0; j < value.num_elements(); ++j) r.SetFromDouble(j, value.GetAsDouble(j));
+      value = std::move(r);
+    }
     if (value.shape() != params[i].shape) {
       return Error("input '{}' from {}: expected {}, got {}", name, source, params[i].shape.ToString(),
                    value.shape().ToString());

@@ -210,6 +210,20 @@ class CliTest(unittest.TestCase):
         with np.load(out) as z:
             np.testing.assert_array_equal(z["s"], x + y)
 
+    def test_bf16_inputs_from_f32_npz(self):
+        # NumPy has no bf16: f32 arrays feed bf16 inputs (rounded to nearest
+        # even) and bf16 outputs are saved as f32, on the chip and the host.
+        model = self.write("m.tir", TIR_TWO_OUTPUTS.replace("f32[", "bf16["))
+        x = np.array([[1 + 2 ** -9, 1 + 3 * 2 ** -9, 0.5], [2, -3, 4]], dtype=np.float32)  # rounded to nearest bf16
+        y = np.zeros((2, 3), dtype=np.float32)
+        np.savez(self.path("in.npz"), x=x, y=y)
+        for backend in ("chip", "reference"):
+            out = self.path(f"out_{backend}.npz")
+            self.assert_ok("run", model, "--backend", backend, "--inputs", self.path("in.npz"), "--output", out, "-q")
+            with np.load(out) as z:
+                self.assertEqual(z["s"].dtype, np.float32)
+                np.testing.assert_array_equal(z["s"], [[1, 1 + 2 ** -7, 0.5], [2, -3, 4]])
+
     def test_random_inputs_are_deterministic_and_in_range(self):
         model = self.write("id.tir", TIR_IDENTITY)
         a, b, c = self.path("a.npz"), self.path("b.npz"), self.path("c.npz")
