@@ -200,7 +200,6 @@ class ConvSource : public GemmSource {
   }
 
  private:
-  int64_t krows_ = 128;
   struct Chunk {
     int64_t n0, nimg, oh0, bh;
   };
@@ -227,6 +226,7 @@ class ConvSource : public GemmSource {
   ConvGeom g_;
   View in_;
   const Literal* lit_;
+  int64_t krows_ = 128;  // K values per matmul (mxu.rows)
   int64_t wq_ = 0, wp_ = 0, shift_max_ = 0;
   std::vector<int64_t> phases_;
   std::vector<int> phase_index_;

@@ -74,9 +74,6 @@ class GemmEmitter {
   void EmitWeights(Core& k, int gi, int piece, const View& const_panel);
   void EmitConvert(Core& k, int s);
   void EmitMatmuls(Core& k, int s);
-  // Weights DMAed straight into the panel (constant panels, bf16 tensors):
-  // they can come piece by piece.
-  bool DirectWeights() const { return src_.ConstantWeights() || src_.WeightDType() == DType::kBF16; }
   void EmitReadout(Core& k, int s);
   void EmitResidualLoad(Core& k, int s);
   void Nops(int core, isa::UnitKind kind, int unit, Sync sync, int n);
@@ -134,7 +131,7 @@ Status GemmEmitter::Alloc(Core& k) {
   for (int s = 0; s < plan_.slots; ++s) {
     ASSIGN_OR_RETURN(k.wpanel[s], alloc(wbytes));
   }
-  if (!src_.ConstantWeights() && src_.WeightDType() == DType::kF32) {
+  if (!src_.DirectWeights()) {
     ASSIGN_OR_RETURN(k.wstage, alloc(kw_ * plan_.ng * 4));
     if (planes_ > 1) {
       ASSIGN_OR_RETURN(k.wtemp, alloc(kw_ * plan_.ng * 4));
@@ -182,13 +179,13 @@ Status GemmEmitter::Alloc(Core& k) {
   k.pieces = 1;
   // Pieces let the first matmuls start before the whole panel is in, and the
   // next group's panel replace this one K range by K range.
-  if (plan_.slots == 1 && DirectWeights())
+  if (plan_.slots == 1 && src_.DirectWeights())
     k.pieces = static_cast<int>(std::min<int64_t>(kMaxPieces, src_.NumKChunks()));
   for (int i = 0; i < plan_.slots * k.pieces; ++i) {
     RETURN_IF_ERROR(sem(&k.w_ready[i]));
     RETURN_IF_ERROR(sem(&k.w_free[i]));
   }
-  if (!src_.ConstantWeights()) {
+  if (!src_.DirectWeights()) {  // f32 weights staged and split by the VPU
     RETURN_IF_ERROR(sem(&k.ws_free));
     RETURN_IF_ERROR(sem(&k.ws_loaded));
   }

@@ -95,6 +95,10 @@ class GemmSource {
   // dtype of non-constant weights in HBM (RhsView): f32, or bf16 (then one
   // plane, DMAed straight into the panel).
   virtual DType WeightDType() const { return DType::kF32; }
+  // Weights DMAed straight into the bf16 panel (a constant panel, or bf16
+  // tensors), piece by piece; otherwise f32 weights are staged and split by
+  // the VPU.
+  bool DirectWeights() const { return ConstantWeights() || WeightDType() == DType::kBF16; }
   virtual int64_t LhsBytes() const = 0;  // HBM bytes of one pass over all LHS steps of one batch
   // DMAs step (b, c, kc) into `staging`: the first instruction waits on
   // sync.wait, the last signals sync.signal.

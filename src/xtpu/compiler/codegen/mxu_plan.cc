@@ -23,8 +23,7 @@ int64_t FixedVmem(const Plan& p, int planes, int64_t kw, bool no_wstage, bool re
 // VMEM bytes per weight-panel row and column: the bf16 planes, plus the f32
 // staging (and split temporary) of weights loaded from HBM.
 int64_t PanelBytesPerElement(int planes, const GemmSource& src) {
-  const bool staged = !src.ConstantWeights() && src.WeightDType() == DType::kF32;
-  return planes * 2 + (staged ? 4 * (planes > 1 ? 2 : 1) : 0);
+  return planes * 2 + (src.DirectWeights() ? 0 : 4 * (planes > 1 ? 2 : 1));
 }
 
 }  // namespace
@@ -51,7 +50,7 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
   const int64_t V = em.VmemBytes() - 64 * 1024;
   const int64_t B = src.Batches(), N = src.N(), Kw = src.WeightRows();
   const bool const_w = src.ConstantWeights();
-  const bool no_wstage = const_w || src.WeightDType() == DType::kBF16;  // no f32 weight staging
+  const bool no_wstage = src.DirectWeights();  // no f32 weight staging
   bool res = false, res16 = false;
   int64_t bias_bytes = 0;
   for (const EpilogueOp& e : job.epilogue) {
