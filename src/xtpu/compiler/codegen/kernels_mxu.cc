@@ -164,7 +164,10 @@ Status EmitOutputFusion(LoweringContext& ctx, const Instruction& inst, const Vie
   if (pf.core->opcode == Opcode::kDot) {
     ASSIGN_OR_RETURN(p, mxu::PrepareDot(ctx, *pf.core, a, b));
   } else {
-    ASSIGN_OR_RETURN(p, mxu::PrepareConv(ctx, *pf.core, a, b));
+    std::vector<View> outputs = {out};
+    for (const EpilogueOp& e : epilogue)
+      if (e.kind == EpilogueOp::kResidual) outputs.push_back(e.operand);
+    ASSIGN_OR_RETURN(p, mxu::PrepareConv(ctx, *pf.core, a, b, outputs));
   }
   for (EpilogueOp& e : epilogue) {
     if (e.kind == EpilogueOp::kBias) e.operand = p.bias(e.operand);

@@ -13,6 +13,17 @@
 // contiguous in the band, so k-steps pack several kw into one 128-deep tile.
 // Several whole images share a chunk with a pitch of OH + max shift rows.
 // Feature groups are independent GEMMs (batches of the engine).
+//
+// Pixel pairs: a convolution with few output channels (N <= mxu.cols / 2)
+// leaves half of each MXU's columns idle, and a short kernel row (kw x C not
+// a multiple of mxu.rows) half-fills its last k-step. Computing output
+// pixels 2p and 2p+1 in one GEMM row fixes both: it is the convolution with
+// kernel width kw + sw, stride 2 sw, OW / 2 output pixels and 2 OC output
+// channels, whose weights hold the original kernel at column offset 0 (for
+// pixel 2p) and shifted by sw pixels (for 2p+1), zeros elsewhere; its
+// [N, OH, OW/2, 2 OC] result is the original [N, OH, OW, OC] in memory.
+// Used when it streams fewer LHS rows through the MXUs (ResNet's conv1 and
+// 64-channel 3x3 convolutions: half the rows at the same k-steps).
 #include <algorithm>
 
 #include "xtpu/compiler/codegen/kernels.h"
@@ -28,8 +39,10 @@ struct ConvGeom {
 class ConvSource : public GemmSource {
  public:
   // krows: K values per matmul (the chip's mxu.rows).
-  ConvSource(const ConvGeom& g, View input, const Literal* kernel, int64_t krows)
-      : g_(g), in_(std::move(input)), lit_(kernel), krows_(krows) {
+  // `orig` is the convolution's own geometry; g differs from it in pixel-pair
+  // mode (PairGeometry).
+  ConvSource(const ConvGeom& g, const ConvGeom& orig, View input, const Literal* kernel, int64_t krows)
+      : g_(g), orig_(orig), in_(std::move(input)), lit_(kernel), krows_(krows) {
     wq_ = CeilDiv(std::max(g.pw_lo + g.w, (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1), g.sw);
     wp_ = g.sw * wq_;
     shift_max_ = 0;
@@ -195,7 +208,14 @@ class ConvSource : public GemmSource {
   bool ConstantWeights() const override { return true; }
   float Weight(int64_t b, int64_t row, int64_t col) const override {
     const WRow& r = wrows_[row];
-    int64_t i = ((r.kh * g_.kw + r.kw) * g_.cg + r.c) * g_.oc + b * g_.ocg + col;
+    int64_t kw = r.kw, o = b * g_.ocg + col;
+    if (g_.kw != orig_.kw) {  // pixel pairs: column half j is output pixel 2p + j, sw pixels to the right
+      const int64_t j = col / orig_.oc;
+      kw -= j * orig_.sw;
+      o = col % orig_.oc;
+      if (kw < 0 || kw >= orig_.kw) return 0.0f;
+    }
+    int64_t i = ((r.kh * orig_.kw + kw) * g_.cg + r.c) * orig_.oc + o;
     return static_cast<float>(lit_->GetAsDouble(i));
   }
 
@@ -223,7 +243,7 @@ class ConvSource : public GemmSource {
     return {j0, std::max(j0, j1)};
   }
 
-  ConvGeom g_;
+  ConvGeom g_, orig_;
   View in_;
   const Literal* lit_;
   int64_t krows_ = 128;  // K values per matmul (mxu.rows)
@@ -271,8 +291,32 @@ bool IsDepthwise(const Instruction& conv) {
   return conv.feature_group_count > 1 && conv.feature_group_count == in.dims[3] && k.dims[3] == in.dims[3];
 }
 
+// MXU row passes of a convolution: wide LHS rows x k-steps x column tiles
+// (channel chunking ignored: it is the same for both forms compared).
+int64_t StreamCost(const ConvGeom& g, int64_t krows, int64_t cols) {
+  const int64_t wq = CeilDiv(std::max(g.pw_lo + g.w, (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1), g.sw);
+  const int64_t ksteps = g.kh * (g.dw == 1 ? CeilDiv(g.kw * g.cg, krows) : g.kw * CeilDiv(g.cg, krows));
+  return g.n * g.oh * wq * ksteps * CeilDiv(g.ocg, cols) * g.groups;
+}
+
+// The pixel-pair form of g (see the top of the file).
+ConvGeom PairGeometry(const ConvGeom& g) {
+  ConvGeom p = g;
+  p.kw = g.kw + g.sw;
+  p.sw = 2 * g.sw;
+  p.ow = g.ow / 2;
+  p.oc = p.ocg = 2 * g.oc;
+  return p;
+}
+
+// [N, OH, OW, OC] -> [N, OH, OW/2, 2 OC] without moving data.
+StatusOr<View> PairView(const View& v) {
+  if (v.rank() != 4) return Error("pixel-pair view of rank {}", v.rank());
+  return v.Reshape({v.dims[0], v.dims[1], v.dims[2] / 2, 2 * v.dims[3]});
+}
+
 StatusOr<PreparedGemm> PrepareConv(LoweringContext& ctx, const Instruction& conv, const Instruction* input,
-                                   const Instruction* kernel) {
+                                   const Instruction* kernel, const std::vector<View>& outputs) {
   RETURN_IF_ERROR(CheckConv(conv, conv.name));
   const Literal* lit = ctx.ConstantValue(kernel);
   if (!lit)
@@ -296,7 +340,19 @@ StatusOr<PreparedGemm> PrepareConv(LoweringContext& ctx, const Instruction& conv
   ASSIGN_OR_RETURN(View in, ctx.ValueView(input));
   PreparedGemm p;
   if (is.dtype == DType::kBF16) p.passes = 1;  // bf16 operands are their own hi plane
-  p.source = std::make_unique<ConvSource>(g, in, lit, ctx.chip().mxu.rows);
+  const int64_t krows = ctx.chip().mxu.rows, cols = ctx.chip().mxu.cols;
+  bool pair = g.groups == 1 && g.dw == 1 && g.ow >= 2 && g.ow % 2 == 0 &&
+              StreamCost(PairGeometry(g), krows, cols) < StreamCost(g, krows, cols);
+  for (const View& v : outputs) pair = pair && PairView(v).ok();
+  if (pair) {
+    p.source = std::make_unique<ConvSource>(PairGeometry(g), g, in, lit, krows);
+    p.canon = PairView;
+    // The bias repeated for both pixels of a pair: [1, 2, OC] with stride 0,
+    // DMAed densely into VMEM as one row of 2 OC values.
+    p.bias = [g](const View& v) -> View { return v.Broadcast({1, 2, g.oc}, {2}); };
+    return p;
+  }
+  p.source = std::make_unique<ConvSource>(g, g, in, lit, krows);
   p.canon = [](const View& v) -> StatusOr<View> { return v; };
   p.bias = [g](const View& v) -> View {
     View r = v;
@@ -315,11 +371,11 @@ Status EmitConvolution(LoweringContext& ctx, const Instruction& inst, const View
   RETURN_IF_ERROR(mxu::CheckConv(inst, inst.name));
   if (mxu::IsDepthwise(inst))
     return mxu::EmitDepthwise(ctx, inst.name, "convolution(depthwise)", inst, inst.operand(0), inst.operand(1), out, {});
-  ASSIGN_OR_RETURN(mxu::PreparedGemm p, mxu::PrepareConv(ctx, inst, inst.operand(0), inst.operand(1)));
+  ASSIGN_OR_RETURN(mxu::PreparedGemm p, mxu::PrepareConv(ctx, inst, inst.operand(0), inst.operand(1), {out}));
   mxu::GemmJob job;
   job.name = inst.name;
   job.op = "convolution";
-  job.out = out;
+  ASSIGN_OR_RETURN(job.out, p.canon(out));
   job.source = p.source.get();
   return mxu::EmitGemmSplitK(ctx, std::move(job), p, InstructionFlops(inst));
 }

@@ -33,9 +33,11 @@ Status EmitGemmSplitK(LoweringContext& ctx, GemmJob job, const PreparedGemm& p, 
 // `dot` in chip form (chip_form.h) with operand values `lhs` and `rhs`.
 StatusOr<PreparedGemm> PrepareDot(LoweringContext& ctx, const Instruction& dot, const Instruction* lhs,
                                   const Instruction* rhs);
-// A convolution that is not depthwise (see IsDepthwise).
+// A convolution that is not depthwise (see IsDepthwise). `outputs` are the
+// output-shaped views the kernel will write or read (result, residual): the
+// pixel-pair form is chosen only when canon can express all of them.
 StatusOr<PreparedGemm> PrepareConv(LoweringContext& ctx, const Instruction& conv, const Instruction* input,
-                                   const Instruction* kernel);
+                                   const Instruction* kernel, const std::vector<View>& outputs);
 
 // Depthwise: feature_group_count == input features == output features.
 bool IsDepthwise(const Instruction& conv);
