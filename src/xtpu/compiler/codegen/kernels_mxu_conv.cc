@@ -122,6 +122,18 @@ class ConvSource : public GemmSource {
     const Chunk& k = chunks_[c];
     return ((k.nimg - 1) * pitch_ + k.bh) * wq_;
   }
+  // Images of a chunk are pitch_ band rows apart: the halo rows between them
+  // are not streamed.
+  std::vector<std::pair<int64_t, int64_t>> RowRuns(int64_t c) const override {
+    const Chunk& k = chunks_[c];
+    std::vector<std::pair<int64_t, int64_t>> runs;
+    for (int64_t i = 0; i < k.nimg; ++i) {
+      const int64_t a = i * pitch_ * wq_, b = (i * pitch_ + k.bh) * wq_;
+      if (!runs.empty() && runs.back().second == a) runs.back().second = b;  // no halo (1x1 kernels)
+      else runs.push_back({a, b});
+    }
+    return runs;
+  }
   int64_t NumKChunks() const override { return nk_; }
   const std::vector<KStep>& KSteps(int64_t kc) const override { return ksteps_[kc]; }
   int64_t LhsRowStride(int64_t kc) const override { return g_.sw * Ccw(kc) * 2; }

@@ -320,6 +320,7 @@ void GemmEmitter::EmitMatmuls(Core& k, int s) {
   const int64_t ncols = GroupCols(st.g);
   const int64_t tiles = CeilDiv(ncols, tile_);
   const std::vector<KStep>& ksteps = src_.KSteps(st.kc);
+  const std::vector<std::pair<int64_t, int64_t>> runs = src_.RowRuns(st.c);
   const int piece = PieceOf(k, st.kc);
   const int wi = wslot * k.pieces + piece;
   const bool last_use = st.c == k.glast[st.gi] && FreesWeights(k, st.gi) &&
@@ -332,6 +333,7 @@ void GemmEmitter::EmitMatmuls(Core& k, int s) {
   struct Mxu {
     int unit;
     int64_t r0, r1;
+    std::vector<std::pair<int64_t, int64_t>> runs;  // the chunk's row runs within [r0, r1)
     std::vector<int64_t> tiles;
     bool waited_pl = false;
     int left = 0;  // matmuls still to emit
@@ -345,8 +347,10 @@ void GemmEmitter::EmitMatmuls(Core& k, int s) {
       m.r0 = std::min(rows, i * ms);
       m.r1 = std::min(rows, m.r0 + ms);
       for (int64_t t = j; t < tiles; t += plan_.pn) m.tiles.push_back(t);
-      if (m.r1 > m.r0) {
-        m.left = static_cast<int>(ksteps.size() * m.tiles.size() * products_.size());
+      for (auto [a, b] : runs)
+        if (std::min(b, m.r1) > std::max(a, m.r0)) m.runs.push_back({std::max(a, m.r0), std::min(b, m.r1)});
+      if (!m.runs.empty()) {
+        m.left = static_cast<int>(ksteps.size() * m.tiles.size() * products_.size() * m.runs.size());
         m.loads_left = static_cast<int>(ksteps.size() * m.tiles.size() * planes_);
       }
       mx.push_back(std::move(m));
@@ -388,18 +392,22 @@ void GemmEmitter::EmitMatmuls(Core& k, int s) {
             sy.wait = k.pl_ready[m.unit];
             m.waited_pl = true;
           }
-          if (--m.left == 0 && free_plane) sy.signal = k.pl_free[slot];
           const bool write = first_k && ki == 0 && lp == products_[0].first && wp == products_[0].second;
-          em_.Emit(c, Opcode::kMxuMatmul, m.unit,
-                   {{"lhs", k.plane[slot][lp] + ks.lhs_offset + m.r0 * row_stride}, {"stride", row_stride},
-                    {"m", m.r1 - m.r0}, {"acc", static_cast<int64_t>(q) * plan_.ms_max}, {"accumulate", write ? 0 : 1}},
-                   sy);
+          for (auto [a, b] : m.runs) {
+            if (--m.left == 0 && free_plane) sy.signal = k.pl_free[slot];
+            em_.Emit(c, Opcode::kMxuMatmul, m.unit,
+                     {{"lhs", k.plane[slot][lp] + ks.lhs_offset + a * row_stride}, {"stride", row_stride},
+                      {"m", b - a}, {"acc", static_cast<int64_t>(q) * plan_.ms_max + (a - m.r0)},
+                      {"accumulate", write ? 0 : 1}},
+                     sy);
+            sy = Sync();
+          }
         }
       }
     }
   }
   for (Mxu& m : mx) {
-    if (m.tiles.empty() || m.r1 <= m.r0) {
+    if (m.tiles.empty() || m.runs.empty()) {
       if (last_use) em_.Emit(c, Opcode::kMxuNop, m.unit, {}, {.signal = k.w_free[wi]});
       if (free_plane) em_.Emit(c, Opcode::kMxuNop, m.unit, {}, {.signal = k.pl_free[slot]});
     }

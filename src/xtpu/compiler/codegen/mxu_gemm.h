@@ -82,6 +82,10 @@ class GemmSource {
   virtual bool Plan(int64_t max_rows, int64_t vmem_budget, int planes) = 0;
   virtual int64_t NumChunks() const = 0;  // row chunks per batch
   virtual int64_t ChunkRows(int64_t c) const = 0;
+  // The [begin, end) row ranges of chunk c whose results are stored; rows
+  // between them (e.g. the halo between two images of a convolution chunk)
+  // are not streamed through the MXUs. Default: the whole chunk.
+  virtual std::vector<std::pair<int64_t, int64_t>> RowRuns(int64_t c) const { return {{0, ChunkRows(c)}}; }
   virtual int64_t NumKChunks() const = 0;
   virtual const std::vector<KStep>& KSteps(int64_t kc) const = 0;
   virtual int64_t LhsRowStride(int64_t kc) const = 0;  // bytes between streamed rows
