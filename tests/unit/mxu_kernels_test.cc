@@ -436,6 +436,28 @@ TEST(MxuConv, PixelPairsHalveStreamedRows) {
   EXPECT_EQ(StreamedRows(ConvModule(odd)), 2 * 15 * 17 * 6);
 }
 
+// Few input channels: the kernel rows of an output row are packed into each
+// pixel's K values (7 x 7 x (3 + 1 pad channel) = 196: 2 k-steps instead of
+// 7). OW = 11 is odd, so pixels are not paired: 3 images x 12 output rows x
+// 14 wide pixels x 2 k-steps. Top and bottom output rows read padding rows
+// (zeroed slots); small accumulators cut images into bands; dilation too.
+TEST(MxuConv, PackedKernelRows) {
+  ConvSpec c{.in = {3, 23, 22, 3}, .kernel = {7, 7, 3, 16}, .stride_h = 2, .stride_w = 2, .pad_h = 3, .pad_w = 3};
+  const std::string m = ConvFusionModule(c);
+  EXPECT_EQ(StreamedRows(ConvModule(c)), 3 * 12 * 14 * 2);
+  EXPECT_LT(RunOnChip(m, "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(m, "v4", Precision::kHighest).rel_l2, 1e-6);
+  EXPECT_LT(RunOnChip(m, "v5e", Precision::kHigh).rel_l2, 1e-4);
+  EXPECT_LT(RunOnChip(m, "v4", Precision::kHighest, false, "accumulator.bytes=16 KiB").rel_l2, 1e-6);  // bands of 9 rows
+  // No room for the taller packed panel at 3 planes: the plain form.
+  EXPECT_LT(RunOnChip(m, "v4", Precision::kHighest, false, "vmem.bytes=256 KiB").rel_l2, 1e-6);
+  std::string b = m;
+  for (size_t at = b.find("f32["); at != std::string::npos; at = b.find("f32[", at)) b.replace(at, 4, "bf16[");
+  EXPECT_LT(RunOnChip(b, "v4", Precision::kDefault).rel_l2, 1e-2);
+  ConvSpec d{.in = {2, 13, 12, 2}, .kernel = {3, 3, 2, 8}, .pad_h = 2, .pad_w = 1, .dil_h = 2, .dil_w = 1};
+  EXPECT_LT(RunOnChip(ConvFusionModule(d), "v4", Precision::kHighest).rel_l2, 1e-6);
+}
+
 TEST(MxuConv, Bf16ActivationsAndPadInPlace) {
   const std::string m = ConvChainModule();
   Outcome bf16 = RunOnChip(m, "v4", Precision::kDefault);

@@ -24,6 +24,16 @@
 // [N, OH, OW/2, 2 OC] result is the original [N, OH, OW, OC] in memory.
 // Used when it streams fewer LHS rows through the MXUs (ResNet's conv1 and
 // 64-channel 3x3 convolutions: half the rows at the same k-steps).
+//
+// Packed kernel rows: with few input channels (ResNet's conv1: 3) a kernel
+// row holds only kw x C values, so each of the kh k-steps uses a sliver of
+// the MXU's rows. Packed, the LHS is laid out per output row: for every
+// input pixel, the kh input rows that output row reads, C' channels each
+// (C rounded up to even; the extra channel is zero) - one strided DMA per
+// kernel row puts them side by side in the staging buffer. The K values of
+// an output pixel are then kw x kh x C' contiguous values, a few full
+// k-steps (conv1: 2 instead of 7). Input rows are read kh / sh times from
+// HBM, so it is used only when it at least halves the rows streamed.
 #include <algorithm>
 
 #include "xtpu/compiler/codegen/kernels.h"
@@ -41,11 +51,11 @@ class ConvSource : public GemmSource {
   // krows: K values per matmul (the chip's mxu.rows).
   // `orig` is the convolution's own geometry; g differs from it in pixel-pair
   // mode (PairGeometry).
-  ConvSource(const ConvGeom& g, const ConvGeom& orig, View input, const Literal* kernel, int64_t krows)
-      : g_(g), orig_(orig), in_(std::move(input)), lit_(kernel), krows_(krows) {
+  ConvSource(const ConvGeom& g, const ConvGeom& orig, View input, const Literal* kernel, int64_t krows, bool packed)
+      : g_(g), orig_(orig), in_(std::move(input)), lit_(kernel), krows_(krows), packed_(packed) {
+    cp_ = g.cg + g.cg % 2;
     wq_ = CeilDiv(std::max(g.pw_lo + g.w, (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1), g.sw);
     wp_ = g.sw * wq_;
-    shift_max_ = 0;
     std::vector<bool> used(g.sh, false);
     for (int64_t r = 0; r < g.kh; ++r) {
       used[(r * g.dh) % g.sh] = true;
@@ -57,9 +67,13 @@ class ConvSource : public GemmSource {
   }
   int64_t Batches() const override { return g_.groups; }
   int64_t N() const override { return g_.ocg; }
-  int64_t WeightRows() const override { return g_.kh * g_.kw * g_.cg; }
+  // (Packed: larger; the planner sizes VMEM before Plan, so a fall-back to
+  // the plain form in Plan only makes the panel smaller.)
+  int64_t WeightRows() const override { return packed_ ? g_.kw * Slot() : g_.kh * g_.kw * g_.cg; }
 
   bool Plan(int64_t max_rows, int64_t budget, int planes) override {
+    if (packed_ && PlanPacked(max_rows, budget, planes)) return true;
+    packed_ = false;  // (does not fit: the plain form)
     if (g_.oh * wq_ <= max_rows) {
       bh_ = g_.oh;
       pitch_ = g_.oh + shift_max_;
@@ -136,10 +150,18 @@ class ConvSource : public GemmSource {
   }
   int64_t NumKChunks() const override { return nk_; }
   const std::vector<KStep>& KSteps(int64_t kc) const override { return ksteps_[kc]; }
-  int64_t LhsRowStride(int64_t kc) const override { return g_.sw * Ccw(kc) * 2; }
-  int64_t StagingBytes() const override { return static_cast<int64_t>(phases_.size()) * rb_ * g_.w * cc_ * Esz(); }
-  int64_t PlaneBytes() const override { return static_cast<int64_t>(phases_.size()) * rb_ * wp_ * cc_ * 2; }
+  int64_t LhsRowStride(int64_t kc) const override { return g_.sw * (packed_ ? Slot() : Ccw(kc)) * 2; }
+  int64_t StagingBytes() const override {
+    if (packed_) return CeilDiv(rb_ * g_.w * Slot() * Esz(), 4096) * 4096;
+    return static_cast<int64_t>(phases_.size()) * rb_ * g_.w * cc_ * Esz();
+  }
+  int64_t PlaneBytes() const override {
+    if (packed_) return rb_ * wp_ * Slot() * 2;
+    return static_cast<int64_t>(phases_.size()) * rb_ * wp_ * cc_ * 2;
+  }
   bool ZeroPlanesFirst() const override { return true; }
+  // Packed: the pad channel of every slot is never loaded and must read 0.
+  bool ZeroStagingFirst() const override { return packed_; }
   DType StagingDType() const override { return in_.dtype; }
   int64_t LhsBytes() const override { return g_.n * g_.h * g_.w * g_.cg * Esz(); }
 
@@ -152,7 +174,24 @@ class ConvSource : public GemmSource {
       int64_t vmem;
     };
     std::vector<Piece> pieces;
-    for (size_t pi = 0; pi < phases_.size(); ++pi) {
+    const int64_t e = Esz(), slot = Slot();
+    if (packed_) {
+      // Per image and kernel row r: input rows (oh0 + j) * sh + r * dh - ph_lo
+      // of the band rows j that read a real row, into slot r of every pixel.
+      for (int64_t i = 0; i < k.nimg; ++i) {
+        for (int64_t r = 0; r < g_.kh; ++r) {
+          int64_t j0 = k.bh, j1 = 0;
+          for (int64_t j = 0; j < k.bh; ++j)
+            if (auto [r0, r1] = ValidKernelRows(k.oh0 + j); r >= r0 && r < r1) j0 = std::min(j0, j), j1 = j + 1;
+          if (j1 <= j0) continue;
+          const int64_t h0 = (k.oh0 + j0) * g_.sh + r * g_.dh - g_.ph_lo;
+          View v = in_.SubRange(0, k.n0 + i, 1);
+          v = v.Slice({0, h0, 0, 0}, {1, h0 + (j1 - j0 - 1) * g_.sh + 1, g_.w, g_.cg}, {1, g_.sh, 1, 1});
+          pieces.push_back({v, staging + ((i * pitch_ + j0) * g_.w * slot + r * cp_) * e});
+        }
+      }
+    }
+    for (size_t pi = 0; pi < phases_.size() && !packed_; ++pi) {
       for (int64_t i = 0; i < k.nimg; ++i) {
         auto [j0, j1] = ValidRows(k, phases_[pi]);
         if (j1 <= j0) continue;
@@ -172,13 +211,17 @@ class ConvSource : public GemmSource {
       Sync s;
       if (i == 0) s.wait = sync.wait;
       if (i + 1 == pieces.size()) s.signal = sync.signal;
-      const int64_t e = Esz();
-      Dma(em, core, engine, true, pieces[i].v, pieces[i].vmem, {0, g_.w * ccw * e, ccw * e, e}, s);
+      if (packed_) Dma(em, core, engine, true, pieces[i].v, pieces[i].vmem, {0, g_.w * slot * e, slot * e, e}, s);
+      else Dma(em, core, engine, true, pieces[i].v, pieces[i].vmem, {0, g_.w * ccw * e, ccw * e, e}, s);
     }
   }
   void Converts(int64_t, int64_t c, int64_t kc, std::vector<ConvertRect>* converts,
                 std::vector<ZeroRect>* zeros) const override {
     const Chunk& k = chunks_[c];
+    if (packed_) {
+      PackedConverts(k, converts, zeros);
+      return;
+    }
     const int64_t ccw = Ccw(kc);
     const int64_t row_bytes = wp_ * ccw * 2;
     if (nk_ > 1 && g_.cg % cc_ != 0) {
@@ -227,6 +270,7 @@ class ConvSource : public GemmSource {
       o = col % orig_.oc;
       if (kw < 0 || kw >= orig_.kw) return 0.0f;
     }
+    if (r.c >= g_.cg) return 0.0f;  // the pad channel of a packed slot
     int64_t i = ((r.kh * orig_.kw + kw) * g_.cg + r.c) * orig_.oc + o;
     return static_cast<float>(lit_->GetAsDouble(i));
   }
@@ -239,6 +283,79 @@ class ConvSource : public GemmSource {
     int64_t kh, kw, c;
   };
   int64_t Ccw(int64_t kc) const { return std::min(cc_, g_.cg - kc * cc_); }
+  int64_t Slot() const { return g_.kh * cp_; }  // packed: values per pixel (kh slots of cp_ channels)
+  // Kernel rows [r0, r1) of output row o that read real input rows.
+  std::pair<int64_t, int64_t> ValidKernelRows(int64_t o) const {
+    int64_t r0 = 0, r1 = g_.kh;
+    while (r0 < g_.kh && o * g_.sh + r0 * g_.dh - g_.ph_lo < 0) ++r0;
+    while (r1 > r0 && o * g_.sh + (r1 - 1) * g_.dh - g_.ph_lo >= g_.h) --r1;
+    return {r0, r1};
+  }
+  bool PlanPacked(int64_t max_rows, int64_t budget, int planes) {
+    const int64_t slot = Slot();
+    // VMEM bytes per band row: 2 staging rows, a temporary, 2 x planes plane rows.
+    const int64_t per_row = g_.w * slot * Esz() * 2 + (planes > 1 ? g_.w * slot * 4 : 0) + wp_ * slot * 2 * 2 * planes;
+    const int64_t fit = std::min(max_rows / wq_, (budget - 2 * 4096) / per_row);  // (staging rounds up to 4 KiB)
+    if (fit < 1) return false;
+    if (g_.oh <= fit) {
+      bh_ = pitch_ = g_.oh;
+      nb_ = std::min(g_.n, fit / g_.oh);
+    } else {
+      nb_ = 1;
+      bh_ = pitch_ = fit;
+    }
+    rb_ = nb_ * bh_;
+    cc_ = g_.cg;
+    nk_ = 1;
+    chunks_.clear();
+    if (bh_ == g_.oh) {
+      for (int64_t n0 = 0; n0 < g_.n; n0 += nb_) chunks_.push_back({n0, std::min(nb_, g_.n - n0), 0, g_.oh});
+    } else {
+      for (int64_t n = 0; n < g_.n; ++n)
+        for (int64_t o = 0; o < g_.oh; o += bh_) chunks_.push_back({n, 1, o, std::min(bh_, g_.oh - o)});
+    }
+    // An output pixel's K values: kw pixels x kh slots x cp_ channels.
+    ksteps_.assign(1, {});
+    wrows_.clear();
+    const int64_t len = g_.kw * slot;
+    for (int64_t e0 = 0; e0 < len; e0 += krows_) {
+      const int64_t e1 = std::min(len, e0 + krows_);
+      ksteps_[0].push_back({e0 * 2, e1 - e0, static_cast<int64_t>(wrows_.size())});
+      for (int64_t x = e0; x < e1; ++x) wrows_.push_back({(x % slot) / cp_, x / slot, x % cp_});
+    }
+    return true;
+  }
+  // Packed layout: band row j of image i at plane row i * pitch + j, pixel p
+  // (pw_lo padding pixels first), slot r, channel c. Rows whose kernel rows
+  // all read real input convert in one rectangle per image; the first and
+  // last output rows of an image convert their real slots and zero the rest.
+  void PackedConverts(const Chunk& k, std::vector<ConvertRect>* converts, std::vector<ZeroRect>* zeros) const {
+    const int64_t slot = Slot(), e = Esz();
+    auto plane_at = [&](int64_t row, int64_t r) { return (row * wp_ + g_.pw_lo) * slot * 2 + r * cp_ * 2; };
+    auto stage_at = [&](int64_t row, int64_t r) { return (row * g_.w * slot + r * cp_) * e; };
+    for (int64_t i = 0; i < k.nimg; ++i) {
+      int64_t full0 = -1;
+      auto flush = [&](int64_t j) {
+        if (full0 < 0) return;
+        const int64_t row = i * pitch_ + full0;
+        converts->push_back({plane_at(row, 0), stage_at(row, 0), j - full0, g_.w * slot, wp_ * slot * 2, g_.w * slot * e});
+        full0 = -1;
+      };
+      for (int64_t j = 0; j < k.bh; ++j) {
+        auto [r0, r1] = ValidKernelRows(k.oh0 + j);
+        if (r0 == 0 && r1 == g_.kh) {
+          if (full0 < 0) full0 = j;
+          continue;
+        }
+        flush(j);
+        const int64_t row = i * pitch_ + j;
+        if (r1 > r0) converts->push_back({plane_at(row, r0), stage_at(row, r0), g_.w, (r1 - r0) * cp_, slot * 2, slot * e});
+        if (r0 > 0) zeros->push_back({plane_at(row, 0), g_.w, r0 * cp_ / 2, slot * 2});
+        if (r1 < g_.kh) zeros->push_back({plane_at(row, std::max(r0, r1)), g_.w, (g_.kh - std::max(r0, r1)) * cp_ / 2, slot * 2});
+      }
+      flush(k.bh);
+    }
+  }
   int64_t Esz() const { return in_.element_bytes(); }  // staging element bytes: 4 (f32) or 2 (bf16)
   int64_t PhaseOffset(int pi, int64_t kc) const { return pi * rb_ * wp_ * Ccw(kc) * 2; }
   // Band rows [j0, j1) of phase ph holding real input rows (others are padding).
@@ -259,6 +376,8 @@ class ConvSource : public GemmSource {
   View in_;
   const Literal* lit_;
   int64_t krows_ = 128;  // K values per matmul (mxu.rows)
+  bool packed_ = false;  // kernel rows packed into each pixel's K values (see the top)
+  int64_t cp_ = 0;       // packed: channels per slot (cg rounded up to even)
   int64_t wq_ = 0, wp_ = 0, shift_max_ = 0;
   std::vector<int64_t> phases_;
   std::vector<int> phase_index_;
@@ -305,9 +424,12 @@ bool IsDepthwise(const Instruction& conv) {
 
 // MXU row passes of a convolution: wide LHS rows x k-steps x column tiles
 // (channel chunking ignored: it is the same for both forms compared).
-int64_t StreamCost(const ConvGeom& g, int64_t krows, int64_t cols) {
+// `packed`: kernel rows packed (see the top of the file).
+int64_t StreamCost(const ConvGeom& g, int64_t krows, int64_t cols, bool packed = false) {
   const int64_t wq = CeilDiv(std::max(g.pw_lo + g.w, (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1), g.sw);
-  const int64_t ksteps = g.kh * (g.dw == 1 ? CeilDiv(g.kw * g.cg, krows) : g.kw * CeilDiv(g.cg, krows));
+  const int64_t ksteps = packed       ? CeilDiv(g.kw * g.kh * (g.cg + g.cg % 2), krows)
+                         : g.dw == 1 ? g.kh * CeilDiv(g.kw * g.cg, krows)
+                                     : g.kh * g.kw * CeilDiv(g.cg, krows);
   return g.n * g.oh * wq * ksteps * CeilDiv(g.ocg, cols) * g.groups;
 }
 
@@ -356,15 +478,21 @@ StatusOr<PreparedGemm> PrepareConv(LoweringContext& ctx, const Instruction& conv
   bool pair = g.groups == 1 && g.dw == 1 && g.ow >= 2 && g.ow % 2 == 0 &&
               StreamCost(PairGeometry(g), krows, cols) < StreamCost(g, krows, cols);
   for (const View& v : outputs) pair = pair && PairView(v).ok();
+  const ConvGeom& chosen = pair ? PairGeometry(g) : g;
+  // Packed only when it halves the rows streamed and its taller weight panel
+  // (one column tile, 3 planes at most) fits the planner's half of VMEM.
+  const int64_t packed_panel = chosen.kw * chosen.kh * (chosen.cg + chosen.cg % 2) * cols * 2 * 3;
+  const bool packed = g.groups == 1 && g.dw == 1 && packed_panel <= ctx.em().VmemBytes() / 2 &&
+                      2 * StreamCost(chosen, krows, cols, true) <= StreamCost(chosen, krows, cols);
   if (pair) {
-    p.source = std::make_unique<ConvSource>(PairGeometry(g), g, in, lit, krows);
+    p.source = std::make_unique<ConvSource>(PairGeometry(g), g, in, lit, krows, packed);
     p.canon = PairView;
     // The bias repeated for both pixels of a pair: [1, 2, OC] with stride 0,
     // DMAed densely into VMEM as one row of 2 OC values.
     p.bias = [g](const View& v) -> View { return v.Broadcast({1, 2, g.oc}, {2}); };
     return p;
   }
-  p.source = std::make_unique<ConvSource>(g, g, in, lit, krows);
+  p.source = std::make_unique<ConvSource>(g, g, in, lit, krows, packed);
   p.canon = [](const View& v) -> StatusOr<View> { return v; };
   p.bias = [g](const View& v) -> View {
     View r = v;

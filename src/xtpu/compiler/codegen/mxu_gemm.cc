@@ -550,6 +550,15 @@ Status GemmEmitter::Run(const View& const_panel) {
                     {"dst", k.plane[s][p]}, {"a", k.plane[s][p]}, {"imm", 0}, {"rows", words / 1024}, {"cols", 1024},
                     {"ds", 4096}, {"as", 4096}});
     }
+    if (src_.ZeroStagingFirst()) {  // the first two loads wait for these (st_free credits)
+      const int64_t words = src_.StagingBytes() / 4;
+      for (int s = 0; s < std::min(2, static_cast<int>(k.steps.size())); ++s)
+        em_.Emit(c, Opcode::kVpuBinaryImm, 0,
+                 {{"op", static_cast<int64_t>(isa::BinOp::kAnd)}, {"dtype", static_cast<int64_t>(DType::kS32)},
+                  {"dst", k.stage[s]}, {"a", k.stage[s]}, {"imm", 0}, {"rows", words / 1024}, {"cols", 1024},
+                  {"ds", 4096}, {"as", 4096}},
+                 {.signal = k.st_free});
+    }
     if (has_bias_) {
       for (const EpilogueOp& e : job_.epilogue)
         if (e.kind == EpilogueOp::kBias)
@@ -594,7 +603,7 @@ Status GemmEmitter::Run(const View& const_panel) {
     auto load = [&](int s) {
       const Step& st = k.steps[s];
       src_.EmitLhsLoad(em_, c, kEngineLhs, st.b, st.c, st.kc, k.stage[s % 2],
-                       {.wait = s >= 2 ? k.st_free : -1, .signal = k.st_loaded});
+                       {.wait = s >= 2 || src_.ZeroStagingFirst() ? k.st_free : -1, .signal = k.st_loaded});
     };
     load(0);
     if (S > 1) load(1);

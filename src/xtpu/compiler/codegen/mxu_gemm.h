@@ -92,6 +92,10 @@ class GemmSource {
   virtual int64_t StagingBytes() const = 0;
   virtual int64_t PlaneBytes() const = 0;
   virtual bool ZeroPlanesFirst() const { return false; }
+  // Zero both staging buffers before the first LHS loads (for sources whose
+  // loads leave gaps that are converted into the planes; StagingBytes() is
+  // then a multiple of 4096).
+  virtual bool ZeroStagingFirst() const { return false; }
   // dtype of the LHS in HBM and in the staging buffer: f32, or bf16 when the
   // producer stored the value as bf16 (default precision only: one plane;
   // the convert to the plane is then exact).
