@@ -74,7 +74,15 @@ class GemmEmitter {
   void EmitWeights(Core& k, int gi, int piece, const View& const_panel);
   void EmitConvert(Core& k, int s);
   void EmitMatmuls(Core& k, int s);
-  void EmitReadout(Core& k, int s);
+  // acc_part: the MXUs' read_acc of step s's row chunk; else its epilogue
+  // (VPU) and store (DMA), emitted after the next step's matmuls so that
+  // the in-order VPU queue, blocked until the read_acc is done, does not
+  // stall the sequencer before those matmuls are dispatched.
+  void EmitReadout(Core& k, int s, bool acc_part);
+  // First accumulator row of the row chunk with this readout number.
+  int64_t AccBase(int64_t readout) const {
+    return plan_.acc_halves ? (readout % 2) * plan_.tpm * plan_.ms_max : 0;
+  }
   void EmitResidualLoad(Core& k, int s);
   void Nops(int core, isa::UnitKind kind, int unit, Sync sync, int n);
   int64_t GroupCols(int64_t g) const { return std::min(plan_.ng, src_.N() - g * plan_.ng); }
@@ -397,7 +405,7 @@ void GemmEmitter::EmitMatmuls(Core& k, int s) {
             if (--m.left == 0 && free_plane) sy.signal = k.pl_free[slot];
             em_.Emit(c, Opcode::kMxuMatmul, m.unit,
                      {{"lhs", k.plane[slot][lp] + ks.lhs_offset + a * row_stride}, {"stride", row_stride},
-                      {"m", b - a}, {"acc", static_cast<int64_t>(q) * plan_.ms_max + (a - m.r0)},
+                      {"m", b - a}, {"acc", AccBase(k.readouts) + static_cast<int64_t>(q) * plan_.ms_max + (a - m.r0)},
                       {"accumulate", write ? 0 : 1}},
                      sy);
             sy = Sync();
@@ -425,13 +433,13 @@ void GemmEmitter::EmitResidualLoad(Core& k, int s) {
   }
 }
 
-void GemmEmitter::EmitReadout(Core& k, int s) {
+void GemmEmitter::EmitReadout(Core& k, int s, bool acc_part) {
   const int c = k.core;
   const Step& st = k.steps[s];
-  const int oslot = static_cast<int>(k.readouts % 2);
-  const bool wait_out = k.readouts >= 2;
-  const bool free_out = k.readouts + 2 < k.total_readouts;
-  ++k.readouts;
+  const int64_t readout = acc_part ? k.readouts++ : k.readouts - 1;  // this chunk's readout number
+  const int oslot = static_cast<int>(readout % 2);
+  const bool wait_out = readout >= 2;
+  const bool free_out = readout + 2 < k.total_readouts;
   const int64_t rows = src_.ChunkRows(st.c);
   const int64_t ms = std::min(plan_.ms_max, CeilDiv(rows, plan_.pm));
   const int64_t ncols = GroupCols(st.g);
@@ -442,7 +450,7 @@ void GemmEmitter::EmitReadout(Core& k, int s) {
   const bool bf16_out = job_.out.dtype == DType::kBF16;
   const bool acc_bf16 = bf16_out && job_.epilogue.empty();
   const int64_t acc_esz = acc_bf16 ? 2 : 4;
-  for (int i = 0; i < plan_.pm; ++i) {
+  for (int i = 0; i < plan_.pm && acc_part; ++i) {
     for (int j = 0; j < plan_.pn; ++j) {
       const int unit = i * plan_.pn + j;
       const int64_t r0 = std::min(rows, i * ms), r1 = std::min(rows, r0 + ms);
@@ -459,12 +467,13 @@ void GemmEmitter::EmitReadout(Core& k, int s) {
         if (q + 1 == my.size()) sy.signal = k.acc_done[oslot];
         em_.Emit(c, Opcode::kMxuReadAcc, unit,
                  {{"dst", k.out[oslot] + r0 * ng * 4 + my[q] * tile_ * acc_esz}, {"stride", ng * 4},
-                  {"acc", static_cast<int64_t>(q) * plan_.ms_max}, {"m", r1 - r0}, {"n", width},
+                  {"acc", AccBase(readout) + static_cast<int64_t>(q) * plan_.ms_max}, {"m", r1 - r0}, {"n", width},
                   {"dtype", static_cast<int64_t>(acc_bf16 ? DType::kBF16 : DType::kF32)}},
                  sy);
       }
     }
   }
+  if (acc_part) return;
   int store_wait;
   if (!job_.epilogue.empty()) {
     Nops(c, isa::UnitKind::kVpu, 0, {.wait = k.acc_done[oslot]}, n_active_ - 1);
@@ -610,6 +619,7 @@ Status GemmEmitter::Run(const View& const_panel) {
     emit_weights(-1, lookahead);
     XTPU_CHECK(weights_emitted(0));
     EmitConvert(k, 0);
+    int pending = -1;  // step whose read_acc is emitted, not yet its epilogue and store
     for (int s = 0; s < S; ++s) {
       const Step& st = k.steps[s];
       if (s + 2 < S) load(s + 2);
@@ -618,13 +628,19 @@ Status GemmEmitter::Run(const View& const_panel) {
       if (convert_now) EmitConvert(k, s + 1);
       if (st.kc == K - 1 && has_res_) EmitResidualLoad(k, s);
       EmitMatmuls(k, s);
+      if (pending >= 0) EmitReadout(k, pending, false);
+      pending = -1;
       emit_weights(s, s + 1 + lookahead);
       if (s + 1 < S && !convert_now) {
         XTPU_CHECK(weights_emitted(s + 1));
         EmitConvert(k, s + 1);
       }
-      if (st.kc == K - 1) EmitReadout(k, s);
+      if (st.kc == K - 1) {
+        EmitReadout(k, s, true);
+        pending = s;
+      }
     }
+    if (pending >= 0) EmitReadout(k, pending, false);
   }
   return OkStatus();
 }

@@ -60,6 +60,13 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
   }
   if (N <= 0 || Kw <= 0) return Error("'{}': empty matmul", job.name);
   const int64_t nt = CeilDiv(N, T);
+  // Compute-bound kernels (FLOPs per HBM byte above the chip's ridge point)
+  // alternate accumulator halves: the read_acc of a row chunk then overlaps
+  // the next chunk's matmuls. Memory-bound ones keep the longer row chunks.
+  const double out_elems = static_cast<double>(job.out.elements());
+  const double bytes = static_cast<double>(B * src.LhsBytes()) + out_elems * job.out.element_bytes() * (res ? 2 : 1);
+  const bool halves = 2.0 * out_elems * static_cast<double>(Kw) / std::max(1.0, bytes) >
+                      MxuPeakOps(chip, DType::kBF16) / HbmBytesPerSecond(chip);
   const int64_t per_col = Kw * PanelBytesPerElement(planes, src);
   const int64_t wbudget = em.VmemBytes() / 2;
   auto make = [&](int64_t ng_tiles) -> std::optional<Plan> {
@@ -70,7 +77,8 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
     p.pn = static_cast<int>(std::min<int64_t>(mxus, p.tg));
     p.pm = std::max(1, mxus / p.pn);
     p.tpm = CeilDiv(p.tg, p.pn);
-    p.ms_max = R / p.tpm;
+    p.acc_halves = halves && R / p.tpm / 2 >= 8;
+    p.ms_max = R / p.tpm / (p.acc_halves ? 2 : 1);
     p.slots = (B * p.groups > 1 && 2 * p.ng * per_col <= wbudget) ? 2 : 1;
     for (int64_t ms = p.ms_max; ms >= 8; ms /= 2) {
       p.ms_max = ms;
@@ -121,20 +129,23 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
     if (!src.Plan(best.pm * best.ms_max, V - fixed, planes))
       return Error("internal: '{}': replanning failed", job.name);
   }
-  // Constant weights: the panels in the order the kernel loads them.
+  // Constant weights: the panels in the order the kernel loads them. (The
+  // panel's rows are read again: a source may fall back in Plan to a form
+  // with fewer, see ConvSource.)
   View panel;
   if (const_w) {
-    const int64_t ng = best.ng;
-    Literal lit(Shape(DType::kBF16, {B * best.groups * planes * Kw * ng}));
+    const int64_t ng = best.ng, Kp = src.WeightRows();
+    XTPU_CHECK(Kp <= Kw);
+    Literal lit(Shape(DType::kBF16, {B * best.groups * planes * Kp * ng}));
     uint16_t* d = lit.data<uint16_t>();
     for (int64_t b = 0; b < B; ++b)
       for (int64_t g = 0; g < best.groups; ++g)
-        for (int64_t r = 0; r < Kw; ++r)
+        for (int64_t r = 0; r < Kp; ++r)
           for (int64_t j = 0; j < ng; ++j) {
             int64_t col = g * ng + j;
             uint16_t sp[3] = {0, 0, 0};
             if (col < N) SplitBf16(src.Weight(b, r, col), planes, sp);
-            for (int p = 0; p < planes; ++p) d[(((b * best.groups + g) * planes + p) * Kw + r) * ng + j] = sp[p];
+            for (int p = 0; p < planes; ++p) d[(((b * best.groups + g) * planes + p) * Kp + r) * ng + j] = sp[p];
           }
     ASSIGN_OR_RETURN(panel, ctx.AddConstant(job.name + ".weights." + std::to_string(passes), lit));
   }

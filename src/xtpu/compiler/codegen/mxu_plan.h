@@ -13,6 +13,9 @@ struct Plan {
   int pn = 1, pm = 1;  // MXU grid
   int64_t tpm = 1;     // tiles per MXU column
   int64_t ms_max = 0;  // rows per MXU and tile
+  // Row chunks alternate between two halves of the accumulators, so the
+  // matmuls of one chunk need not wait for the read_acc of the previous one.
+  bool acc_halves = false;
   int slots = 1;
   bool split_cols = false;
   int64_t traffic = 0;
