@@ -77,7 +77,9 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
     p.pn = static_cast<int>(std::min<int64_t>(mxus, p.tg));
     p.pm = std::max(1, mxus / p.pn);
     p.tpm = CeilDiv(p.tg, p.pn);
-    p.acc_halves = halves && R / p.tpm / 2 >= 8;
+    // (Only when a half still streams rows for twice a weight tile's load:
+    // shorter matmuls would wait for their weights.)
+    p.acc_halves = halves && R / p.tpm / 2 >= 2 * WeightLoadCycles(chip);
     p.ms_max = R / p.tpm / (p.acc_halves ? 2 : 1);
     p.slots = (B * p.groups > 1 && 2 * p.ng * per_col <= wbudget) ? 2 : 1;
     for (int64_t ms = p.ms_max; ms >= 8; ms /= 2) {
