@@ -357,6 +357,13 @@ void GemmEmitter::EmitMatmuls(Core& k, int s) {
       for (int64_t t = j; t < tiles; t += plan_.pn) m.tiles.push_back(t);
       for (auto [a, b] : runs)
         if (std::min(b, m.r1) > std::max(a, m.r0)) m.runs.push_back({std::max(a, m.r0), std::min(b, m.r1)});
+      // The next k-step's weights load while the last matmul of this one
+      // streams (an in-order queue: not earlier): keep that matmul at least
+      // a weight load long by streaming the gaps before it.
+      while (m.runs.size() > 1 && m.runs.back().second - m.runs.back().first < WeightLoadCycles(ctx_.chip())) {
+        m.runs[m.runs.size() - 2].second = m.runs.back().second;
+        m.runs.pop_back();
+      }
       if (!m.runs.empty()) {
         m.left = static_cast<int>(ksteps.size() * m.tiles.size() * products_.size() * m.runs.size());
         m.loads_left = static_cast<int>(ksteps.size() * m.tiles.size() * planes_);
