@@ -58,12 +58,13 @@ class GemmEmitter {
     int64_t wpanel[2] = {-1, -1}, wstage = -1, wtemp = -1;
     int64_t stage[2] = {-1, -1}, temp = -1;
     int64_t plane[2][3] = {{-1, -1, -1}, {-1, -1, -1}};
-    int64_t out[2] = {-1, -1}, res[2] = {-1, -1}, res16[2] = {-1, -1}, bias = -1;
+    int64_t out[kMaxOutSlots] = {-1, -1, -1}, res[kMaxOutSlots] = {-1, -1, -1}, res16[kMaxOutSlots] = {-1, -1, -1};
+    int64_t bias = -1;
     // Channels with several consumers (the MXUs) have one semaphore per
     // consumer, so that a fast MXU cannot take a slow one's credit.
     int st_free, st_loaded, pl_ready[kMaxMxus], pl_free[2], w_ready[kMaxPieces], w_free[kMaxPieces];
     int ws_free = -1, ws_loaded = -1;
-    int acc_done[2], out_free[kMaxMxus], ep_done = -1, res_loaded = -1, res_free = -1, bias_loaded = -1;
+    int acc_done[kMaxOutSlots], out_free[kMaxMxus], ep_done = -1, res_loaded = -1, res_free = -1, bias_loaded = -1;
     bool bias_waited = false;
     int pieces = 1;
     int64_t readouts = 0, total_readouts = 0;
@@ -146,11 +147,11 @@ Status GemmEmitter::Alloc(Core& k) {
     }
   }
   const int64_t out_bytes = plan_.pm * plan_.ms_max * plan_.ng * 4;
-  for (int s = 0; s < 2; ++s) {
+  for (int s = 0; s < plan_.out_slots; ++s) {
     ASSIGN_OR_RETURN(k.out[s], alloc(out_bytes));
   }
   if (has_res_)
-    for (int s = 0; s < 2; ++s) {
+    for (int s = 0; s < plan_.out_slots; ++s) {
       ASSIGN_OR_RETURN(k.res[s], alloc(out_bytes));
       if (res_bf16_) {
         ASSIGN_OR_RETURN(k.res16[s], alloc(out_bytes / 2));
@@ -176,10 +177,8 @@ Status GemmEmitter::Alloc(Core& k) {
   };
   RETURN_IF_ERROR(sem(&k.st_free));
   RETURN_IF_ERROR(sem(&k.st_loaded));
-  for (int s = 0; s < 2; ++s) {
-    RETURN_IF_ERROR(sem(&k.pl_free[s]));
-    RETURN_IF_ERROR(sem(&k.acc_done[s]));
-  }
+  for (int s = 0; s < 2; ++s) RETURN_IF_ERROR(sem(&k.pl_free[s]));
+  for (int s = 0; s < plan_.out_slots; ++s) RETURN_IF_ERROR(sem(&k.acc_done[s]));
   for (int u = 0; u < n_active_; ++u) {
     RETURN_IF_ERROR(sem(&k.pl_ready[u]));
     RETURN_IF_ERROR(sem(&k.out_free[u]));
@@ -431,12 +430,12 @@ void GemmEmitter::EmitMatmuls(Core& k, int s) {
 
 void GemmEmitter::EmitResidualLoad(Core& k, int s) {
   const Step& st = k.steps[s];
-  const int oslot = static_cast<int>(k.readouts % 2);
+  const int oslot = static_cast<int>(k.readouts % plan_.out_slots);
   for (const EpilogueOp& e : job_.epilogue) {
     if (e.kind != EpilogueOp::kResidual) continue;
     src_.EmitOutTile(em_, k.core, kEngineResidual, true, e.operand, st.b, st.c, st.g * plan_.ng, GroupCols(st.g),
                      res_bf16_ ? k.res16[oslot] : k.res[oslot], plan_.ng * (res_bf16_ ? 2 : 4),
-                     {.wait = k.readouts >= 2 ? k.res_free : -1, .signal = k.res_loaded});
+                     {.wait = k.readouts >= plan_.out_slots ? k.res_free : -1, .signal = k.res_loaded});
   }
 }
 
@@ -444,9 +443,9 @@ void GemmEmitter::EmitReadout(Core& k, int s, bool acc_part) {
   const int c = k.core;
   const Step& st = k.steps[s];
   const int64_t readout = acc_part ? k.readouts++ : k.readouts - 1;  // this chunk's readout number
-  const int oslot = static_cast<int>(readout % 2);
-  const bool wait_out = readout >= 2;
-  const bool free_out = readout + 2 < k.total_readouts;
+  const int oslot = static_cast<int>(readout % plan_.out_slots);
+  const bool wait_out = readout >= plan_.out_slots;
+  const bool free_out = readout + plan_.out_slots < k.total_readouts;
   const int64_t rows = src_.ChunkRows(st.c);
   const int64_t ms = std::min(plan_.ms_max, CeilDiv(rows, plan_.pm));
   const int64_t ncols = GroupCols(st.g);

@@ -16,7 +16,7 @@ int64_t FixedVmem(const Plan& p, int planes, int64_t kw, bool no_wstage, bool re
   int64_t v = p.slots * planes * kw * p.ng * 2;
   if (!no_wstage) v += kw * p.ng * 4 * (planes > 1 ? 2 : 1);
   const int64_t out = p.pm * p.ms_max * p.ng * 4;
-  v += 2 * out * (res ? 2 : 1) + (res16 ? out : 0) + bias_bytes + 16 * 1024;
+  v += p.out_slots * out * (res ? 2 : 1) + (res16 ? p.out_slots * out / 2 : 0) + bias_bytes + 16 * 1024;
   return v;
 }
 
@@ -60,6 +60,7 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
   }
   if (N <= 0 || Kw <= 0) return Error("'{}': empty matmul", job.name);
   const int64_t nt = CeilDiv(N, T);
+  const bool triple = std::getenv("XTPU_NO_TRIPLE") == nullptr;  // (A/B in tests)
   // Compute-bound kernels (FLOPs per HBM byte above the chip's ridge point)
   // alternate accumulator halves: the read_acc of a row chunk then overlaps
   // the next chunk's matmuls. Memory-bound ones keep the longer row chunks.
@@ -86,7 +87,15 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
       p.ms_max = ms;
       int64_t fixed = FixedVmem(p, planes, Kw, no_wstage, res, res16, bias_bytes);
       if (fixed >= V) continue;
-      if (src.Plan(p.pm * ms, V - fixed, planes)) return p;
+      if (!src.Plan(p.pm * ms, V - fixed, planes)) continue;
+      if (triple) {  // a third output slot if the LHS still fits beside it
+        Plan q = p;
+        q.out_slots = 3;
+        int64_t fixed3 = FixedVmem(q, planes, Kw, no_wstage, res, res16, bias_bytes);
+        if (fixed3 < V && src.Plan(q.pm * ms, V - fixed3, planes)) return q;
+        src.Plan(p.pm * ms, V - fixed, planes);
+      }
+      return p;
     }
     return std::nullopt;
   };

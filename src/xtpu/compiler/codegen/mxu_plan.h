@@ -6,6 +6,8 @@
 
 namespace xtpu::codegen::mxu {
 
+inline constexpr int kMaxOutSlots = 3;
+
 struct Plan {
   int64_t ng = 0;      // columns per group (multiple of 128 unless N is smaller)
   int64_t groups = 0;  // per batch
@@ -16,6 +18,10 @@ struct Plan {
   // Row chunks alternate between two halves of the accumulators, so the
   // matmuls of one chunk need not wait for the read_acc of the previous one.
   bool acc_halves = false;
+  // Output (and residual) tiles in VMEM: 2, or 3 when VMEM allows, so a
+  // chunk's residual load and store need not wait for the epilogue of the
+  // chunk before.
+  int out_slots = 2;
   int slots = 1;
   bool split_cols = false;
   int64_t traffic = 0;
