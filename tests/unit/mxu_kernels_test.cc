@@ -516,6 +516,19 @@ TEST(MxuFusion, ThirdOutputSlotOverlapsResidualTraffic) {
   EXPECT_LT(three.cycles * 1.05, two.cycles);
 }
 
+// ResNet's 1x1 64 -> 256 block output with its residual: at 1024 rows per
+// MXU its three f32 output and residual tiles leave too little VMEM for the
+// 64 input channels in one piece. The planner takes 512-row chunks instead
+// of cutting K: every output pixel is streamed once per column tile (2 of
+// the 4 MXUs' tiles), with all 64 channels in one k-step.
+TEST(MxuFusion, ShorterChunksRatherThanKChunks) {
+  ConvSpec c{.in = {8, 56, 56, 64}, .kernel = {1, 1, 64, 256}};
+  std::string m = ConvFusionModule(c);
+  for (size_t at = m.find("f32["); at != std::string::npos; at = m.find("f32[", at)) m.replace(at, 4, "bf16[");
+  EXPECT_EQ(StreamedRows(m), 2 * 8 * 56 * 56);
+  EXPECT_LT(RunOnChip(m, "v4", Precision::kDefault).rel_l2, 1e-2);
+}
+
 TEST(MxuConv, Bf16ActivationsAndPadInPlace) {
   const std::string m = ConvChainModule();
   Outcome bf16 = RunOnChip(m, "v4", Precision::kDefault);

@@ -83,12 +83,13 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
     p.acc_halves = halves && R / p.tpm / 2 >= 2 * WeightLoadCycles(chip);
     p.ms_max = R / p.tpm / (p.acc_halves ? 2 : 1);
     p.slots = (B * p.groups > 1 && 2 * p.ng * per_col <= wbudget) ? 2 : 1;
-    for (int64_t ms = p.ms_max; ms >= 8; ms /= 2) {
+    // The plan with `ms` rows per MXU if it fits (the source is left planned
+    // for it), with a third output slot if the LHS still fits beside it.
+    auto fit = [&](int64_t ms) -> std::optional<Plan> {
       p.ms_max = ms;
       int64_t fixed = FixedVmem(p, planes, Kw, no_wstage, res, res16, bias_bytes);
-      if (fixed >= V) continue;
-      if (!src.Plan(p.pm * ms, V - fixed, planes)) continue;
-      if (triple) {  // a third output slot if the LHS still fits beside it
+      if (fixed >= V || !src.Plan(p.pm * ms, V - fixed, planes)) return std::nullopt;
+      if (triple) {
         Plan q = p;
         q.out_slots = 3;
         int64_t fixed3 = FixedVmem(q, planes, Kw, no_wstage, res, res16, bias_bytes);
@@ -96,6 +97,17 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
         src.Plan(p.pm * ms, V - fixed, planes);
       }
       return p;
+    };
+    for (int64_t ms = p.ms_max; ms >= 8; ms /= 2) {
+      std::optional<Plan> first = fit(ms);
+      if (!first) continue;
+      // Longest row chunks first; but if the LHS then has to be cut into
+      // K chunks (more passes, partial k-steps), up to 4x shorter row
+      // chunks that keep K whole are better.
+      if (src.NumKChunks() > 1)
+        for (int64_t m2 = ms / 2; m2 >= std::max<int64_t>(8, ms / 4); m2 /= 2)
+          if (std::optional<Plan> q = fit(m2); q && src.NumKChunks() == 1) return q;
+      return fit(ms);
     }
     return std::nullopt;
   };
