@@ -74,7 +74,11 @@ class GemmEmitter {
   Status Alloc(Core& k);
   void EmitWeights(Core& k, int gi, int piece, const View& const_panel);
   void EmitConvert(Core& k, int s);
-  void EmitMatmuls(Core& k, int s);
+  // deferred_acc >= 0: the read_acc of that (earlier) step is emitted after
+  // this step's first k-step (accumulator halves only: the two chunks use
+  // different rows), so the MXUs go on streaming while it waits for the
+  // last matmul's drain.
+  void EmitMatmuls(Core& k, int s, int deferred_acc = -1);
   // acc_part: the MXUs' read_acc of step s's row chunk; else its epilogue
   // (VPU) and store (DMA), emitted after the next step's matmuls so that
   // the in-order VPU queue, blocked until the read_acc is done, does not
@@ -84,7 +88,8 @@ class GemmEmitter {
   int64_t AccBase(int64_t readout) const {
     return plan_.acc_halves ? (readout % 2) * plan_.tpm * plan_.ms_max : 0;
   }
-  void EmitResidualLoad(Core& k, int s);
+  // `readout`: the readout number of step s's row chunk.
+  void EmitResidualLoad(Core& k, int s, int64_t readout);
   void Nops(int core, isa::UnitKind kind, int unit, Sync sync, int n);
   int64_t GroupCols(int64_t g) const { return std::min(plan_.ng, src_.N() - g * plan_.ng); }
   int Slot(int gi) const { return gi % plan_.slots; }
@@ -317,7 +322,7 @@ void GemmEmitter::EmitConvert(Core& k, int s) {
   for (int u = 0; u < n_active_; ++u) em_.Emit(c, Opcode::kVpuNop, 0, {}, {.signal = k.pl_ready[u]});
 }
 
-void GemmEmitter::EmitMatmuls(Core& k, int s) {
+void GemmEmitter::EmitMatmuls(Core& k, int s, int deferred_acc) {
   const int c = k.core;
   const Step& st = k.steps[s];
   const int slot = s % 2;
@@ -375,7 +380,12 @@ void GemmEmitter::EmitMatmuls(Core& k, int s) {
     if (m.left > 0) continue;
     em_.Emit(c, Opcode::kMxuNop, m.unit, {}, {.wait = k.pl_ready[m.unit]});
   }
+  const int64_t acc_base = AccBase(k.readouts + (deferred_acc >= 0 ? 1 : 0));
   for (size_t ki = 0; ki < ksteps.size(); ++ki) {
+    if (ki == 1 && deferred_acc >= 0) {
+      EmitReadout(k, deferred_acc, true);
+      deferred_acc = -1;
+    }
     const KStep& ks = ksteps[ki];
     for (size_t q = 0; q < static_cast<size_t>(plan_.tpm); ++q) {
       for (Mxu& m : mx) {
@@ -411,7 +421,7 @@ void GemmEmitter::EmitMatmuls(Core& k, int s) {
             if (--m.left == 0 && free_plane) sy.signal = k.pl_free[slot];
             em_.Emit(c, Opcode::kMxuMatmul, m.unit,
                      {{"lhs", k.plane[slot][lp] + ks.lhs_offset + a * row_stride}, {"stride", row_stride},
-                      {"m", b - a}, {"acc", AccBase(k.readouts) + static_cast<int64_t>(q) * plan_.ms_max + (a - m.r0)},
+                      {"m", b - a}, {"acc", acc_base + static_cast<int64_t>(q) * plan_.ms_max + (a - m.r0)},
                       {"accumulate", write ? 0 : 1}},
                      sy);
             sy = Sync();
@@ -420,6 +430,7 @@ void GemmEmitter::EmitMatmuls(Core& k, int s) {
       }
     }
   }
+  if (deferred_acc >= 0) EmitReadout(k, deferred_acc, true);  // (a single k-step)
   for (Mxu& m : mx) {
     if (m.tiles.empty() || m.runs.empty()) {
       if (last_use) em_.Emit(c, Opcode::kMxuNop, m.unit, {}, {.signal = k.w_free[wi]});
@@ -428,14 +439,14 @@ void GemmEmitter::EmitMatmuls(Core& k, int s) {
   }
 }
 
-void GemmEmitter::EmitResidualLoad(Core& k, int s) {
+void GemmEmitter::EmitResidualLoad(Core& k, int s, int64_t readout) {
   const Step& st = k.steps[s];
-  const int oslot = static_cast<int>(k.readouts % plan_.out_slots);
+  const int oslot = static_cast<int>(readout % plan_.out_slots);
   for (const EpilogueOp& e : job_.epilogue) {
     if (e.kind != EpilogueOp::kResidual) continue;
     src_.EmitOutTile(em_, k.core, kEngineResidual, true, e.operand, st.b, st.c, st.g * plan_.ng, GroupCols(st.g),
                      res_bf16_ ? k.res16[oslot] : k.res[oslot], plan_.ng * (res_bf16_ ? 2 : 4),
-                     {.wait = k.readouts >= plan_.out_slots ? k.res_free : -1, .signal = k.res_loaded});
+                     {.wait = readout >= plan_.out_slots ? k.res_free : -1, .signal = k.res_loaded});
   }
 }
 
@@ -625,15 +636,17 @@ Status GemmEmitter::Run(const View& const_panel) {
     emit_weights(-1, lookahead);
     XTPU_CHECK(weights_emitted(0));
     EmitConvert(k, 0);
-    int pending = -1;  // step whose read_acc is emitted, not yet its epilogue and store
+    int pending = -1;   // step whose read_acc is emitted, not yet its epilogue and store
+    int deferred = -1;  // step whose read_acc goes into the next step's matmuls
     for (int s = 0; s < S; ++s) {
       const Step& st = k.steps[s];
       if (s + 2 < S) load(s + 2);
       emit_weights(s - 1, s + 1 + lookahead);
       const bool convert_now = s + 1 < S && weights_emitted(s + 1);
       if (convert_now) EmitConvert(k, s + 1);
-      if (st.kc == K - 1 && has_res_) EmitResidualLoad(k, s);
-      EmitMatmuls(k, s);
+      if (st.kc == K - 1 && has_res_) EmitResidualLoad(k, s, k.readouts + (deferred >= 0 ? 1 : 0));
+      EmitMatmuls(k, s, deferred);
+      deferred = -1;
       if (pending >= 0) EmitReadout(k, pending, false);
       pending = -1;
       emit_weights(s, s + 1 + lookahead);
@@ -642,7 +655,8 @@ Status GemmEmitter::Run(const View& const_panel) {
         EmitConvert(k, s + 1);
       }
       if (st.kc == K - 1) {
-        EmitReadout(k, s, true);
+        if (plan_.acc_halves && s + 1 < S) deferred = s;
+        else EmitReadout(k, s, true);
         pending = s;
       }
     }
