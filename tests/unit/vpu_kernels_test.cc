@@ -438,6 +438,54 @@ TEST(VpuKernels, LargeElementwiseSpansManyTiles) {
   RunBoth(Binary("add", "f32", "301,1029"));
 }
 
+// Max (and min) pooling as decompose and fusion leave it: a pad with the
+// identity, one strided slice per window position, a loop fusion of the op.
+// Lowered as one pass over the input (kernels_window.cc): bit-exact with the
+// evaluator, including the -inf border and odd sizes (garbage columns).
+std::string PoolModule(const std::string& t, int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t s,
+                       int64_t pad, const std::string& op) {
+  const int64_t hp = h + 2 * pad, wp = w + 2 * pad, oh = (hp - k) / s + 1, ow = (wp - k) / s + 1;
+  const std::string o = fmt::format("{}[{},{},{},{}]", t, n, oh, ow, c);
+  std::string fused = "fused {\n", entry = "ENTRY main {\n";
+  entry += fmt::format("  x = {}[{},{},{},{}] parameter(0)\n  v = {}[] constant({})\n", t, n, h, w, c, t,
+                       op == "maximum" ? "-inf" : "inf");
+  entry += fmt::format("  p = {}[{},{},{},{}] pad(x, v), padding=0_0_0x{}_{}_0x{}_{}_0x0_0_0\n", t, n, hp, wp, c, pad, pad, pad, pad);
+  std::string args, prev;
+  for (int64_t a = 0; a < k; ++a)
+    for (int64_t b = 0; b < k; ++b) {
+      const int64_t i = a * k + b;
+      entry += fmt::format("  s{} = {} slice(p), slice={{[0:{}:1], [{}:{}:{}], [{}:{}:{}], [0:{}:1]}}\n", i, o, n, a,
+                           a + (oh - 1) * s + 1, s, b, b + (ow - 1) * s + 1, s, c);
+      fused += fmt::format("  q{} = {} parameter({})\n", i, o, i);
+      const std::string lhs = i == 1 ? "q0" : "m" + std::to_string(i - 1);
+      if (i >= 1)
+        fused += fmt::format("  {}m{} = {} {}({}, q{})\n", i + 1 == k * k ? "ROOT " : "", i, o, op, lhs, i);
+      args += (i ? ", s" : "s") + std::to_string(i);
+    }
+  fused += "}\n\n";
+  entry += fmt::format("  f = {} fusion({}), kind=loop, calls=fused\n  ROOT out = ({}) tuple(f)\n}}\n", o, args, o);
+  return "HloModule pool\n\n" + fused + entry;
+}
+
+TEST(VpuKernels, PoolingWindowInOnePass) {
+  for (const auto& [t, n, h, w, c, k, s, pad, op] :
+       std::vector<std::tuple<std::string, int, int, int, int, int, int, int, std::string>>{
+           {"f32", 2, 13, 11, 24, 3, 2, 1, "maximum"},  // ResNet's stem pool, odd sizes
+           {"bf16", 3, 8, 8, 64, 2, 2, 0, "maximum"},   // VGG's 2x2
+           {"f32", 1, 9, 10, 8, 3, 1, 1, "minimum"}}) {
+    const std::string text = PoolModule(t, n, h, w, c, k, s, pad, op);
+    SCOPED_TRACE(text.substr(0, 400));
+    StatusOr<std::unique_ptr<Module>> m = ParseModule(text, "test");
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    StatusOr<LoweredModel> lowered = LowerModule(**m, Chip("v4"), {});
+    ASSERT_TRUE(lowered.ok()) << lowered.status().message();
+    bool window = false;
+    for (const auto& kr : lowered->kernels) window |= kr.op.find("window") != std::string::npos;
+    EXPECT_TRUE(window);
+    RunBoth(text);
+  }
+}
+
 TEST(VpuKernels, UnsupportedOpsAreClearErrors) {
   StatusOr<std::unique_ptr<Module>> m = ParseModule(Binary("divide", "s32", "4,4"), "test");
   ASSERT_TRUE(m.ok());

@@ -27,6 +27,10 @@ bool IsInt8Matmul(const Instruction& inst);
 Status EmitElementwise(LoweringContext& ctx, const Instruction& inst, const View& out);
 // fusion(kind=loop).
 Status EmitLoopFusion(LoweringContext& ctx, const Instruction& inst, const View& out);
+// A loop fusion that is a max or min pooling window (decompose's slices of
+// one tensor and a chain of the op), emitted as one pass over the input;
+// false if `inst` is not one (kernels_window.cc).
+StatusOr<bool> TryEmitWindowReduce(LoweringContext& ctx, const Instruction& inst, const View& out);
 Status EmitReduce(LoweringContext& ctx, const Instruction& inst, const View& out);
 Status EmitConcatenate(LoweringContext& ctx, const Instruction& inst, const View& out);
 // operand_in_place: the operand's producer already wrote it into the box of

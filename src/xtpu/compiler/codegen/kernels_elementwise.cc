@@ -124,6 +124,8 @@ Status EmitLoopFusion(LoweringContext& ctx, const Instruction& inst, const View&
   const Computation* comp = inst.to_apply;
   if (comp == nullptr || inst.fusion_kind != FusionKind::kLoop)
     return Error("loop fusion '{}': no loop-fusion computation", inst.name);
+  ASSIGN_OR_RETURN(bool window, TryEmitWindowReduce(ctx, inst, out));
+  if (window) return OkStatus();
   GraphBuilder gb(out, inst.shape.dtype);
   // Per fused instruction: a node id, or a view not yet used (parameters and
   // their broadcasts), or a constant.
