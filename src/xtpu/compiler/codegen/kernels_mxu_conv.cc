@@ -35,6 +35,7 @@
 // k-steps (conv1: 2 instead of 7). Input rows are read kh / sh times from
 // HBM, so it is used only when it at least halves the rows streamed.
 #include <algorithm>
+#include <functional>
 
 #include "xtpu/compiler/codegen/kernels.h"
 #include "xtpu/compiler/codegen/mxu_sources.h"
@@ -152,7 +153,7 @@ class ConvSource : public GemmSource {
   const std::vector<KStep>& KSteps(int64_t kc) const override { return ksteps_[kc]; }
   int64_t LhsRowStride(int64_t kc) const override { return g_.sw * (packed_ ? Slot() : Ccw(kc)) * 2; }
   int64_t StagingBytes() const override {
-    if (packed_) return CeilDiv(rb_ * g_.w * Slot() * Esz(), 4096) * 4096;
+    if (packed_) return CeilDiv(PackedSlotBytes() + nb_ * RawRows() * g_.w * g_.cg * Esz(), 4096) * 4096;
     return static_cast<int64_t>(phases_.size()) * rb_ * g_.w * cc_ * Esz();
   }
   int64_t PlaneBytes() const override {
@@ -176,20 +177,49 @@ class ConvSource : public GemmSource {
     std::vector<Piece> pieces;
     const int64_t e = Esz(), slot = Slot();
     if (packed_) {
-      // Per image and kernel row r: input rows (oh0 + j) * sh + r * dh - ph_lo
-      // of the band rows j that read a real row, into slot r of every pixel.
+      // Per image: the band's input rows into the raw area once (HBM), then
+      // per kernel row r, input rows (oh0 + j) * sh + r * dh - ph_lo of the
+      // band rows j that read a real row into slot r of every pixel (a
+      // VMEM-to-VMEM copy): each input row leaves HBM once, not kh / sh times.
+      std::vector<std::pair<bool, std::function<void(Sync)>>> ops;
+      const int64_t row = g_.w * g_.cg * e;  // bytes of one input row
       for (int64_t i = 0; i < k.nimg; ++i) {
+        const int64_t top = k.oh0 * g_.sh - g_.ph_lo;  // input row of raw row 0
+        const int64_t raw = staging + PackedSlotBytes() + i * RawRows() * row;
+        const int64_t h0 = std::max<int64_t>(0, top);
+        const int64_t h1 = std::min(g_.h, top + (k.bh - 1) * g_.sh + (g_.kh - 1) * g_.dh + 1);
+        if (h1 <= h0) continue;
+        View v = in_.SubRange(0, k.n0 + i, 1).Slice({0, h0, 0, 0}, {1, h1, g_.w, g_.cg}, {1, 1, 1, 1});
+        ops.push_back({true, [&em, core, engine, v, raw, h0, top, row](Sync sy) {
+                         Dma(em, core, engine, true, v, raw + (h0 - top) * row, {0, row, row / v.dims[2], row / v.dims[2] / v.dims[3]}, sy);
+                       }});
         for (int64_t r = 0; r < g_.kh; ++r) {
           int64_t j0 = k.bh, j1 = 0;
           for (int64_t j = 0; j < k.bh; ++j)
             if (auto [r0, r1] = ValidKernelRows(k.oh0 + j); r >= r0 && r < r1) j0 = std::min(j0, j), j1 = j + 1;
           if (j1 <= j0) continue;
-          const int64_t h0 = (k.oh0 + j0) * g_.sh + r * g_.dh - g_.ph_lo;
-          View v = in_.SubRange(0, k.n0 + i, 1);
-          v = v.Slice({0, h0, 0, 0}, {1, h0 + (j1 - j0 - 1) * g_.sh + 1, g_.w, g_.cg}, {1, g_.sh, 1, 1});
-          pieces.push_back({v, staging + ((i * pitch_ + j0) * g_.w * slot + r * cp_) * e});
+          const int64_t src = raw + (j0 * g_.sh + r * g_.dh) * row;
+          const int64_t dst = staging + ((i * pitch_ + j0) * g_.w * slot + r * cp_) * e;
+          const int64_t n2 = j1 - j0, W = g_.w, C = g_.cg, sh = g_.sh;
+          ops.push_back({false, [&em, core, engine, src, dst, n2, W, C, e, slot, sh, row](Sync sy) {
+                           em.Emit(core, isa::Opcode::kDmaCopy, engine,
+                                   {{"dst", dst}, {"src", src}, {"bytes", C * e}, {"n1", W}, {"ds1", slot * e},
+                                    {"ss1", C * e}, {"n2", n2}, {"ds2", W * slot * e}, {"ss2", sh * row}},
+                                   sy);
+                         }});
         }
       }
+      if (ops.empty()) {
+        em.Emit(core, isa::Opcode::kDmaNop, engine, {}, sync);
+        return;
+      }
+      for (size_t i = 0; i < ops.size(); ++i) {
+        Sync sy;
+        if (i == 0) sy.wait = sync.wait;
+        if (i + 1 == ops.size()) sy.signal = sync.signal;
+        ops[i].second(sy);
+      }
+      return;
     }
     for (size_t pi = 0; pi < phases_.size() && !packed_; ++pi) {
       for (int64_t i = 0; i < k.nimg; ++i) {
@@ -211,8 +241,7 @@ class ConvSource : public GemmSource {
       Sync s;
       if (i == 0) s.wait = sync.wait;
       if (i + 1 == pieces.size()) s.signal = sync.signal;
-      if (packed_) Dma(em, core, engine, true, pieces[i].v, pieces[i].vmem, {0, g_.w * slot * e, slot * e, e}, s);
-      else Dma(em, core, engine, true, pieces[i].v, pieces[i].vmem, {0, g_.w * ccw * e, ccw * e, e}, s);
+      Dma(em, core, engine, true, pieces[i].v, pieces[i].vmem, {0, g_.w * ccw * e, ccw * e, e}, s);
     }
   }
   void Converts(int64_t, int64_t c, int64_t kc, std::vector<ConvertRect>* converts,
@@ -284,6 +313,9 @@ class ConvSource : public GemmSource {
   };
   int64_t Ccw(int64_t kc) const { return std::min(cc_, g_.cg - kc * cc_); }
   int64_t Slot() const { return g_.kh * cp_; }  // packed: values per pixel (kh slots of cp_ channels)
+  int64_t PackedSlotBytes() const { return rb_ * g_.w * Slot() * Esz(); }
+  // Packed: input rows a band of bh_ output rows reads (the raw area per image).
+  int64_t RawRows() const { return (bh_ - 1) * g_.sh + (g_.kh - 1) * g_.dh + 1; }
   // Kernel rows [r0, r1) of output row o that read real input rows.
   std::pair<int64_t, int64_t> ValidKernelRows(int64_t o) const {
     int64_t r0 = 0, r1 = g_.kh;
@@ -294,8 +326,12 @@ class ConvSource : public GemmSource {
   bool PlanPacked(int64_t max_rows, int64_t budget, int planes) {
     const int64_t slot = Slot();
     // VMEM bytes per band row: 2 staging rows, a temporary, 2 x planes plane rows.
-    const int64_t per_row = g_.w * slot * Esz() * 2 + (planes > 1 ? g_.w * slot * 4 : 0) + wp_ * slot * 2 * 2 * planes;
-    const int64_t fit = std::min(max_rows / wq_, (budget - 2 * 4096) / per_row);  // (staging rounds up to 4 KiB)
+    // (+ 2 raw areas of about sh input rows per band row, and the kernel's
+    // extra rows; staging rounds up to 4 KiB).
+    const int64_t per_row = g_.w * slot * Esz() * 2 + (planes > 1 ? g_.w * slot * 4 : 0) + wp_ * slot * 2 * 2 * planes +
+                            2 * g_.sh * g_.w * g_.cg * Esz();
+    const int64_t extra = 2 * ((g_.kh - 1) * g_.dh + 1) * g_.w * g_.cg * Esz() + 2 * 4096;
+    const int64_t fit = std::min(max_rows / wq_, (budget - extra) / per_row);
     if (fit < 1) return false;
     if (g_.oh <= fit) {
       bh_ = pitch_ = g_.oh;
@@ -305,6 +341,17 @@ class ConvSource : public GemmSource {
       bh_ = pitch_ = fit;
     }
     rb_ = nb_ * bh_;
+    // The estimate above is close; make it exact (what the GEMM engine
+    // allocates: 2 staging buffers, a temporary with > 1 plane, 2 x planes).
+    auto total = [&] {
+      return (2 + (planes > 1 ? 1 : 0)) * StagingBytes() + 2 * planes * CeilDiv(PlaneBytes(), 4096) * 4096;
+    };
+    while (total() > budget) {
+      if (nb_ > 1) --nb_;
+      else if (bh_ > 1) bh_ = pitch_ = bh_ - 1;
+      else return false;
+      rb_ = nb_ * bh_;
+    }
     cc_ = g_.cg;
     nk_ = 1;
     chunks_.clear();
