@@ -61,13 +61,17 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
   if (N <= 0 || Kw <= 0) return Error("'{}': empty matmul", job.name);
   const int64_t nt = CeilDiv(N, T);
   const bool triple = std::getenv("XTPU_NO_TRIPLE") == nullptr;  // (A/B in tests)
-  // Compute-bound kernels (FLOPs per HBM byte above the chip's ridge point)
-  // alternate accumulator halves: the read_acc of a row chunk then overlaps
-  // the next chunk's matmuls. Memory-bound ones keep the longer row chunks.
+  // Kernels whose matrix units are busy alternate accumulator halves: the
+  // read_acc of a row chunk then overlaps the next chunk's matmuls instead
+  // of adding a k-step's worth of rows per chunk. The estimate: LHS rows x
+  // (k-steps + that read_acc) x column tiles over all MXUs, above the HBM
+  // time of the LHS, result and residual (ResNet's conv1 and 1x1
+  // convolutions of 64 channels: one or two k-steps per chunk). Memory-bound
+  // kernels keep the longer row chunks.
   const double out_elems = static_cast<double>(job.out.elements());
   const double bytes = static_cast<double>(B * src.LhsBytes()) + out_elems * job.out.element_bytes() * (res ? 2 : 1);
-  const bool halves = 2.0 * out_elems * static_cast<double>(Kw) / std::max(1.0, bytes) >
-                      MxuPeakOps(chip, DType::kBF16) / HbmBytesPerSecond(chip);
+  const double mxu_rows = out_elems / N * static_cast<double>((CeilDiv(Kw, chip.mxu.rows) + 1) * CeilDiv(N, T));
+  const bool halves = mxu_rows / (mxus * cores) > bytes / HbmBytesPerCycle(chip);
   const int64_t per_col = Kw * PanelBytesPerElement(planes, src);
   const int64_t wbudget = em.VmemBytes() / 2;
   auto make = [&](int64_t ng_tiles) -> std::optional<Plan> {
