@@ -223,6 +223,8 @@ Status EmitGemmSplitK(LoweringContext& ctx, GemmJob job, const PreparedGemm& p, 
 namespace xtpu::codegen {
 
 Status EmitDot(LoweringContext& ctx, const Instruction& inst, const View& out) {
+  ASSIGN_OR_RETURN(bool batched, mxu::TryEmitBatchedDot(ctx, inst, out));
+  if (batched) return OkStatus();
   ASSIGN_OR_RETURN(mxu::PreparedGemm p, mxu::PrepareDot(ctx, inst, inst.operand(0), inst.operand(1)));
   mxu::GemmJob job;
   job.name = inst.name;

@@ -229,6 +229,26 @@ bool IsView(const Instruction& inst) {
   }
 }
 
+// Transposes that move the minor dim and whose every reader is a batched dot
+// (rhs rank = lhs rank >= 3) taking it as the rhs (only).
+std::set<const Instruction*> DotWeightTransposes(const Computation& entry) {
+  std::unordered_map<const Instruction*, int> dot_uses, other_uses;
+  for (const auto& i : entry.instructions()) {
+    for (size_t k = 0; k < i->operands.size(); ++k) {
+      const Instruction* o = i->operand(k);
+      const bool batched_rhs = i->opcode == Opcode::kDot && k == 1 && i->operand(0) != o &&
+                               i->operand(0)->shape.rank() == o->shape.rank() && o->shape.rank() >= 3 &&
+                               !i->dot_dims.rhs_batch.empty();
+      (batched_rhs ? dot_uses : other_uses)[o]++;
+    }
+  }
+  std::set<const Instruction*> out;
+  for (const auto& i : entry.instructions())
+    if (i->opcode == Opcode::kTranspose && !IsView(*i) && dot_uses.count(i.get()) && !other_uses.count(i.get()))
+      out.insert(i.get());
+  return out;
+}
+
 StatusOr<View> ViewOf(const Instruction& inst, const View& in) {
   switch (inst.opcode) {
     case Opcode::kReshape:
@@ -388,6 +408,12 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
 
   // ---- liveness: the buffer behind each value, and its last use ----
   const auto& insts = entry.instructions();
+  // Transposes read only as the weights of batched dots (attention's keys,
+  // [B, S, D] -> [B, D, S]) stay views: the dot kernel loads their
+  // contiguous rows and transposes them in VMEM (kernels_mxu_batched.cc)
+  // instead of a copy kernel moving them through HBM.
+  const std::set<const Instruction*> dot_views = DotWeightTransposes(entry);
+  auto is_view = [&](const Instruction& inst) { return IsView(inst) || dot_views.count(&inst) > 0; };
   std::unordered_map<const Instruction*, int> index;
   for (size_t i = 0; i < insts.size(); ++i) index[insts[i].get()] = static_cast<int>(i);
   // owner: the instruction whose arena block holds a value (views share it).
@@ -401,7 +427,7 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
   for (size_t i = 0; i < insts.size(); ++i) {
     const Instruction* inst = insts[i].get();
     if (!owner.count(inst))
-      owner[inst] = (IsView(*inst) && owner.count(inst->operand(0))) ? owner[inst->operand(0)] : inst;
+      owner[inst] = (is_view(*inst) && owner.count(inst->operand(0))) ? owner[inst->operand(0)] : inst;
     for (const Instruction* op : inst->operands) {
       const Instruction* ow = owner.count(op) ? owner[op] : op;
       last_use[ow] = std::max(last_use[ow], static_cast<int>(i));
@@ -413,7 +439,7 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
   for (const Instruction* o : root->operands) output_count[o]++;
   for (size_t i = 0; i < root->operands.size(); ++i) {
     const Instruction* o = root->operand(i);
-    bool kernel_result = o->opcode != Opcode::kParameter && o->opcode != Opcode::kConstant && !IsView(*o);
+    bool kernel_result = o->opcode != Opcode::kParameter && o->opcode != Opcode::kConstant && !is_view(*o);
     if (kernel_result && output_count[o] == 1) output_of[o] = static_cast<int>(i);
   }
 
@@ -425,7 +451,7 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
     if (options.progress) options.progress(static_cast<double>(i) / insts.size());
     if (inst.opcode == Opcode::kParameter || inst.opcode == Opcode::kConstant || inst.opcode == Opcode::kTuple) continue;
     size_t kernels_before = em.kernels().size();
-    if (IsView(inst)) {
+    if (is_view(inst)) {
       ASSIGN_OR_RETURN(View in, ctx.ValueView(inst.operand(0)));
       StatusOr<View> v = ViewOf(inst, in);
       if (v.ok()) {
