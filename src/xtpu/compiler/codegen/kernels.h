@@ -28,6 +28,9 @@ Status EmitElementwise(LoweringContext& ctx, const Instruction& inst, const View
 // fusion(kind=loop).
 Status EmitLoopFusion(LoweringContext& ctx, const Instruction& inst, const View& out);
 Status EmitReduce(LoweringContext& ctx, const Instruction& inst, const View& out);
+// fusion(kind=row): row reductions and elementwise ops on tiles of whole rows
+// (kernels_row.cc).
+Status EmitRowFusion(LoweringContext& ctx, const Instruction& inst, const View& out);
 Status EmitConcatenate(LoweringContext& ctx, const Instruction& inst, const View& out);
 // operand_in_place: the operand's producer already wrote it into the box of
 // `out` (see lowering.cc); only the border is filled.

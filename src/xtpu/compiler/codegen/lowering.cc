@@ -505,7 +505,9 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
         st = EmitConvolution(ctx, inst, result);
         break;
       case Opcode::kFusion:
-        st = inst.fusion_kind == FusionKind::kOutput ? EmitOutputFusion(ctx, inst, result) : EmitLoopFusion(ctx, inst, result);
+        st = inst.fusion_kind == FusionKind::kOutput ? EmitOutputFusion(ctx, inst, result)
+             : inst.fusion_kind == FusionKind::kRow  ? EmitRowFusion(ctx, inst, result)
+                                                     : EmitLoopFusion(ctx, inst, result);
         break;
       case Opcode::kReduce:
         st = EmitReduce(ctx, inst, result);
