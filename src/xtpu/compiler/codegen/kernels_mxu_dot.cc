@@ -2,6 +2,7 @@
 // Row chunks of M fit the accumulators; K is chunked so that two f32 staging
 // buffers and the bf16 planes of a chunk fit the VMEM left by the weights.
 #include <algorithm>
+#include <numeric>
 
 #include "xtpu/compiler/codegen/kernels.h"
 #include "xtpu/compiler/codegen/mxu_sources.h"
@@ -14,10 +15,12 @@ class DotSource : public GemmSource {
   // lhs [B, M, K] f32; rhs: constant (lit, [B or 1, K, N]) or view [B, K, N].
   // Weight rows [k0, k0 + lhs K) of a constant rhs with `lit_k` rows.
   // krows: K values per matmul (the chip's mxu.rows).
+  // cores: the cores the engine splits the row chunks over (chunk counts are
+  // rounded up to a multiple of them, so each core gets as many rows).
   DotSource(View lhs, int64_t n, const Literal* rhs_lit, bool rhs_batched, View rhs, int64_t krows, int64_t k0 = 0,
-            int64_t lit_k = -1)
+            int64_t lit_k = -1, int cores = 1)
       : lhs_(std::move(lhs)), n_(n), lit_(rhs_lit), lit_batched_(rhs_batched), rhs_(std::move(rhs)), k0_(k0),
-        krows_(krows) {
+        krows_(krows), cores_(cores) {
     b_ = lhs_.dims[0];
     m_ = lhs_.dims[1];
     k_ = lhs_.dims[2];
@@ -26,13 +29,18 @@ class DotSource : public GemmSource {
   }
   std::unique_ptr<GemmSource> Slice(int64_t k0, int64_t kw) const {
     View rhs = lit_ ? rhs_ : rhs_.SubRange(1, k0, kw);
-    return std::make_unique<DotSource>(lhs_.SubRange(2, k0, kw), n_, lit_, lit_batched_, rhs, krows_, k0_ + k0, lit_k_);
+    return std::make_unique<DotSource>(lhs_.SubRange(2, k0, kw), n_, lit_, lit_batched_, rhs, krows_, k0_ + k0, lit_k_,
+                                       cores_);
   }
   int64_t Batches() const override { return b_; }
   int64_t N() const override { return n_; }
   int64_t WeightRows() const override { return k_; }
   bool Plan(int64_t max_rows, int64_t budget, int planes) override {
     int64_t nch = CeilDiv(m_, std::min(m_, max_rows));
+    // B x nch chunks split over the cores: a multiple of them when the rows
+    // allow (7 chunks on 2 cores would give one core 4/7 of the work).
+    const int64_t per = cores_ / std::gcd<int64_t>(b_, cores_);
+    if (per > 1 && CeilDiv(nch, per) * per * 8 <= m_) nch = CeilDiv(nch, per) * per;
     mc_ = CeilDiv(m_, nch);
     // bytes per K column of a chunk: 2 staging (+ f32 temp) + 2 x planes bf16.
     int64_t per_k = mc_ * (e_ * 2 + (planes > 1 ? 4 : 0) + 2 * 2 * planes);
@@ -98,6 +106,7 @@ class DotSource : public GemmSource {
   bool lit_batched_;
   View rhs_;
   int64_t k0_ = 0, krows_ = 128, lit_k_ = 0, e_ = 4;  // e_: LHS element bytes (f32 or bf16)
+  int cores_ = 1;
   int64_t b_ = 1, m_ = 0, k_ = 0;
   int64_t mc_ = 1, kc_ = 1, nk_ = 1;
   std::vector<std::vector<KStep>> ksteps_;
@@ -160,7 +169,7 @@ StatusOr<PreparedGemm> PrepareDot(LoweringContext& ctx, const Instruction& dot, 
   }
   PreparedGemm p;
   if (bf16_in) p.passes = 1;
-  auto src = std::make_unique<DotSource>(lhs, N, lit, !rhs2d, rhs, ctx.chip().mxu.rows);
+  auto src = std::make_unique<DotSource>(lhs, N, lit, !rhs2d, rhs, ctx.chip().mxu.rows, 0, -1, ctx.em().Cores());
   const DotSource* whole = src.get();
   p.k_slice = [whole](int64_t k0, int64_t kw) { return whole->Slice(k0, kw); };
   p.source = std::move(src);

@@ -68,6 +68,17 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
     p.groups = CeilDiv(N, p.ng);
     p.tg = CeilDiv(p.ng, T);
     p.pn = static_cast<int>(std::min<int64_t>(mxus, p.tg));
+    // Fewer MXU columns when the tiles do not divide evenly among them (6
+    // tiles on 4 MXUs: 2, 2, 1, 1): a pm x pn grid with pm > 1 also splits the
+    // rows. Cost per chunk row of an MXU: its tiles, each at least a weight
+    // shift (mxu.rows cycles) long; ties keep the wider pn.
+    auto cost = [&](int pn) {
+      const int pm = std::max(1, mxus / pn);
+      const int64_t tpm = CeilDiv(p.tg, pn), ms = std::max<int64_t>(1, R / tpm);
+      return static_cast<double>(tpm) * std::max<double>(1.0, static_cast<double>(chip.mxu.rows) / ms) / pm;
+    };
+    for (int pn = p.pn - 1; pn >= 1; --pn)
+      if (mxus % pn == 0 && cost(pn) < cost(p.pn) - 1e-9) p.pn = pn;
     p.pm = std::max(1, mxus / p.pn);
     p.tpm = CeilDiv(p.tg, p.pn);
     p.ms_max = R / p.tpm;
