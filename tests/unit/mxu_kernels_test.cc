@@ -521,6 +521,30 @@ TEST(MxuBatchedDot, PipelinedNearHbmBound) {
       << t->stats.cycles << " cycles, roofline " << t->stats.roofline_cycles;
 }
 
+TEST(MxuPlan, UnevenColumnTilesSplitRowsToo) {
+  // BERT's FFN2 shape: N = 768 is 6 column tiles. On 4 MXUs in one row
+  // (1 x 4) two MXUs get 2 tiles and two get 1: at best 75% of the MXU
+  // bound. A 2 x 2 grid gives each 3 tiles of half the rows; the row chunks
+  // come in a multiple of the cores (7 chunks would give one core 4).
+  auto module = ParseModule(
+      "HloModule ffn2\n\nENTRY main {\n  x = bf16[4096,3072] parameter(0)\n  w = bf16[3072,768] parameter(1)\n"
+      "  d = f32[4096,768] dot(x, w), lhs_batch_dims={}, lhs_contracting_dims={1}, rhs_batch_dims={}, "
+      "rhs_contracting_dims={0}\n  ROOT r = (f32[4096,768]) tuple(d)\n}\n");
+  ASSERT_TRUE(module.ok()) << module.status().message();
+  auto chip = LoadChip("v4");
+  ASSERT_TRUE(chip.ok());
+  auto lowered = codegen::LowerModule(**module, *chip, {});
+  ASSERT_TRUE(lowered.ok()) << lowered.status().message();
+  sim::DispatchLog log;
+  sim::Simulator s(*chip, lowered->program, {.dispatch_log = &log, .timing_only = true});
+  ASSERT_TRUE(s.Run().ok());
+  auto t = sim::timing::RunTiming(*chip, log, {.record_instructions = false});
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  const double mxu_bound = 2.0 * 4096 * 3072 * 768 / (2.0 * 128 * 128 * 4 * 2);
+  EXPECT_LT(t->stats.cycles, 1.25 * mxu_bound) << t->stats.cycles << " cycles, MXU bound " << mxu_bound;
+  EXPECT_LT(RunOnChip(Bf16DotModule(300, 256, 768, "f32"), "v4", Precision::kDefault).rel_l2, 1e-6);
+}
+
 // ---- performance on the timing model (report only: run with
 // --gtest_also_run_disabled_tests --gtest_filter='MxuPerf.*') ----
 
