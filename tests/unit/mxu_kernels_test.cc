@@ -502,6 +502,21 @@ TEST(MxuBatchedDot, OddShapesAndF32) {
   EXPECT_LT(RunOnChip(m, "v4", Precision::kDefault, false, "xlu.count=0").rel_l2, 1e-6);
 }
 
+TEST(MxuBatchedDot, ResultStoredInItsTransposesLayout) {
+  // Attention's output: P V per (batch, head) [B*H, S, D], transposed to
+  // [S, B*H, D] and reshaped to [S*B, H*D] for the output projection. The
+  // dot writes its result in the transpose's layout, so the transpose and
+  // the reshape are views: no copy kernel.
+  const std::string s =
+      "HloModule attn_out\n\nENTRY main {\n  p = f32[12,32,32] parameter(0)\n  v = f32[12,32,16] parameter(1)\n"
+      "  o = f32[12,32,16] dot(p, v), lhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_batch_dims={0}, "
+      "rhs_contracting_dims={1}\n  t = f32[32,12,16] transpose(o), dimensions={1,0,2}\n"
+      "  r = f32[128,48] reshape(t)\n  n = f32[128,48] negate(r)\n  ROOT out = (f32[128,48]) tuple(n)\n}\n";
+  EXPECT_EQ(KernelOps(s, "v4", Precision::kDefault), (std::vector<std::string>{"dot(batched)", "negate"}));
+  EXPECT_LT(RunOnChip(s, "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(s, "v4", Precision::kHighest).rel_l2, 1e-6);  // the GEMM engine, same layout
+}
+
 TEST(MxuBatchedDot, PipelinedNearHbmBound) {
   // Attention's Q K^T for 8 sequences of 128 and 12 heads: HBM-bound. The
   // GEMM engine took 3.8x its bound (one batch element per step, two

@@ -557,6 +557,25 @@ TEST(VpuKernels, RowFusionLayerNormSoftmax) {
   }
 }
 
+TEST(VpuKernels, RowFusionStoresInItsTransposesLayout) {
+  // A row fusion read only by a transpose that is reshaped (layer norm's
+  // output going to the next attention block as [S, B, C] -> [S*B, C]): the
+  // fusion writes its tiles through the transposed layout, so neither the
+  // transpose nor the reshape is a copy kernel.
+  std::string raw = RowModuleText("f32", 6, 50, 300, false);
+  const std::string root = "  ROOT out = (f32[6,50,300]) tuple(sm)\n";
+  ASSERT_NE(raw.find(root), std::string::npos);
+  raw.replace(raw.find(root), root.size(),
+              "  t = f32[50,6,300] transpose(sm), dimensions={1,0,2}\n  rs = f32[300,300] reshape(t)\n"
+              "  n = f32[300,300] negate(rs)\n  ROOT out = (f32[300,300]) tuple(n)\n");
+  const std::string m = FusedText(raw);
+  const std::vector<std::string> ops = LoweredOps(m, "v4");
+  ASSERT_EQ(ops.size(), 2u) << m;
+  EXPECT_EQ(ops[0].rfind("fusion(row: ", 0), 0u) << ops[0];
+  EXPECT_EQ(ops[1], "negate");
+  RunAndCompare(m, "v4");
+}
+
 TEST(VpuKernels, RowFusionBf16MatchesSeparateKernels) {
   // bf16: every op rounds to bf16 as in the evaluator, but reductions add in
   // f32 and round once (the evaluator rounds after every step), as the

@@ -249,6 +249,37 @@ std::set<const Instruction*> DotWeightTransposes(const Computation& entry) {
   return out;
 }
 
+bool IsElementwiseOp(const Instruction& inst) {
+  return OpcodeKind(inst.opcode) == OpKind::kUnary || OpcodeKind(inst.opcode) == OpKind::kBinary ||
+         inst.opcode == Opcode::kCompare || inst.opcode == Opcode::kSelect || inst.opcode == Opcode::kClamp ||
+         inst.opcode == Opcode::kConvert;
+}
+
+// A value whose one reader is a transpose that keeps the minor dim (a view)
+// and is reshaped: its kernel can write it in the transpose's layout. Only
+// kernels that store through any strided view: dots, loop and row fusions,
+// elementwise ops.
+const Instruction* TransposedHome(const Instruction& inst,
+                                  const std::unordered_map<const Instruction*, std::vector<const Instruction*>>& users,
+                                  const std::set<const Instruction*>& dot_views) {
+  const bool kind = inst.opcode == Opcode::kDot ||
+                    (inst.opcode == Opcode::kFusion &&
+                     (inst.fusion_kind == FusionKind::kLoop || inst.fusion_kind == FusionKind::kRow)) ||
+                    IsElementwiseOp(inst);
+  if (!kind || inst.shape.rank() < 2) return nullptr;
+  auto it = users.find(&inst);
+  if (it == users.end() || it->second.size() != 1) return nullptr;
+  const Instruction* t = it->second[0];
+  if (t->opcode != Opcode::kTranspose || !IsView(*t) || dot_views.count(t) ||
+      std::count(t->operands.begin(), t->operands.end(), &inst) != 1)
+    return nullptr;
+  auto tu = users.find(t);
+  if (tu == users.end()) return nullptr;
+  for (const Instruction* u : tu->second)
+    if (u->opcode == Opcode::kReshape) return t;
+  return nullptr;
+}
+
 StatusOr<View> ViewOf(const Instruction& inst, const View& in) {
   switch (inst.opcode) {
     case Opcode::kReshape:
@@ -444,6 +475,9 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
   }
 
   const std::set<const Instruction*> bf16_values = Bf16Values(entry, options);
+  std::unordered_map<const Instruction*, std::vector<const Instruction*>> users;
+  for (const auto& i : entry.instructions())
+    for (const Instruction* op : i->operands) users[op].push_back(i.get());
 
   // ---- one kernel (or view) per instruction ----
   for (size_t i = 0; i < insts.size(); ++i) {
@@ -487,6 +521,17 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
       pad_home[p] = home;
       result = home;
       for (int d = 0; d < home.rank(); ++d) result = result.SubRange(d, p->padding[d].lo, s.dims[d]);
+    } else if (const Instruction* t = TransposedHome(inst, users, dot_views); t != nullptr) {
+      // Stored in the layout of its one reader, a transpose (a view), so that
+      // reshapes of the transpose are views too and need no copy (attention's
+      // heads: [B*H, S, D] -> [S, B*H, D] -> [S*B, H*D]).
+      View dense = View::Dense(impl.arena.Alloc(s.byte_size()), s.dtype, t->shape.dims);
+      std::vector<int64_t> inv(t->dimensions.size());
+      for (size_t k = 0; k < inv.size(); ++k) inv[t->dimensions[k]] = static_cast<int64_t>(k);
+      result = dense.Transpose(inv);
+      if (impl.arena.base() + impl.arena.peak() > impl.const_low)
+        return Error("HBM is full at '{}': activations need {} and constants {} (HBM {})", inst.name,
+                     FormatBytes(impl.arena.peak()), FormatBytes(impl.const_bytes), FormatBytes(chip.hbm.bytes));
     } else {
       result = View::Dense(impl.arena.Alloc(s.byte_size()), s.dtype, s.dims);
       if (impl.arena.base() + impl.arena.peak() > impl.const_low)
