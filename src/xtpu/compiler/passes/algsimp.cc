@@ -12,6 +12,7 @@
 // compare equal). Float rules never assume x * 0 = 0, x - x = 0 or x / x = 1
 // (NaN, inf) and never reassociate.
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "xtpu/compiler/passes/lowering_util.h"
@@ -99,6 +100,34 @@ StatusOr<bool> SliceFull(Rewriter& rw, Instruction* inst) {
       return false;
   }
   return rw.Replace(inst, inst->operand(0));
+}
+
+// x / c -> x * (1/c) for c a float constant (scalar or all equal) that is a
+// power of two whose reciprocal is a normal number of the type: both
+// round the same exact value x * 2^-k, so the result is identical (also for
+// subnormals, inf and NaN). The matrix unit's epilogue applies multiplies
+// (attention's 1/sqrt(64) after the query projection).
+StatusOr<bool> DividePowerOfTwo(Rewriter& rw, Instruction* inst) {
+  const DType t = inst->shape.dtype;
+  if (t != DType::kF32 && t != DType::kBF16) return false;
+  const Instruction* c = ConstantSource(inst->operand(1));
+  if (c == nullptr || c->shape.is_tuple || c->literal.num_elements() == 0) return false;
+  const double v = c->literal.GetAsDouble(0);
+  if (!IsConstantWithValue(inst->operand(1), v) || !std::isfinite(v) || v == 0) return false;
+  int e = 0;
+  if (std::fabs(std::frexp(v, &e)) != 0.5) return false;
+  // 1/v = 2^(1-e) must be a normal number (f32 and bf16 share the exponent range).
+  if (1 - e < -126 || 1 - e > 127) return false;
+  Literal r(Shape(t, {}));
+  r.SetFromDouble(0, 1.0 / v);
+  Builder& b = rw.builder();
+  ASSIGN_OR_RETURN(Instruction * k, b.Constant(std::move(r)));
+  Instruction* kb = k;
+  if (!inst->shape.is_scalar()) {
+    ASSIGN_OR_RETURN(kb, b.Broadcast(k, inst->shape.dims, {}));
+  }
+  ASSIGN_OR_RETURN(Instruction * m, b.Binary(Opcode::kMultiply, inst->operand(0), kb));
+  return rw.ReplaceWithNew(inst, m);
 }
 
 // A slice of the last dim only (every other dim whole, stride 1).
@@ -223,6 +252,7 @@ const RewriteRule kRules[] = {
     {"reshape-reshape", Opcode::kReshape, ReshapeReshape},
     {"transpose-identity", Opcode::kTranspose, TransposeIdentity},
     {"transpose-transpose", Opcode::kTranspose, TransposeTranspose},
+    {"divide-power-of-two", Opcode::kDivide, DividePowerOfTwo},
     {"slice-full", Opcode::kSlice, SliceFull},
     {"slice-hoist", Opcode::kSlice, SliceHoist},
     {"broadcast-identity", Opcode::kBroadcast, BroadcastIdentity},

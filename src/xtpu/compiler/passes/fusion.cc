@@ -170,10 +170,14 @@ class ReshapeMover {
     for (Instruction* o : op->operands)
       if (o->opcode == Opcode::kReshape && Movable(o)) r = o;
     if (!r) return false;
-    bool fits = op->operands.size() == 2 ? EpilogueOperand(op, r).has_value() : IsScalarClamp(op, r);
+    std::optional<OtherKind> kind;
+    bool fits = op->operands.size() == 2 ? (kind = EpilogueOperand(op, r)).has_value() : IsScalarClamp(op, r);
     if (!fits) return false;
     Builder& b = rw_.builder();
-    Instruction* x = r->operands[0];
+    Instruction* x = Source(r);
+    // A bias runs along the last dim: the reshape must keep it. A scalar or
+    // a residual (reshaped the same way) fits any reshape.
+    if (kind == OtherKind::kBias && x->shape.dims.back() != r->shape.dims.back()) return false;
     const std::vector<int64_t>& dims = x->shape.dims;
     std::vector<Instruction*> ops;
     for (Instruction* o : op->operands) {
@@ -205,13 +209,27 @@ class ReshapeMover {
   }
 
  private:
-  // reshape(x) of a dot, convolution or an op moved before, read once,
-  // keeping the last dim.
+  // The value reshaped by r, through reshapes of reshapes read once.
+  Instruction* Source(Instruction* r) {
+    Instruction* x = r->operands[0];
+    while (x->opcode == Opcode::kReshape && rw_.HasSingleUse(x)) x = x->operands[0];
+    return x;
+  }
+  // The result of a dot or convolution, or of an epilogue op on one (read
+  // once each), or an op moved before.
+  bool ChainValue(const Instruction* x, int depth = 0) {
+    if (x->opcode == Opcode::kDot || x->opcode == Opcode::kConvolution || moved_.count(x)) return true;
+    if (depth > 8 || (x->operands.size() != 2 && x->opcode != Opcode::kClamp)) return false;
+    for (const Instruction* c : x->operands) {
+      if (!rw_.HasSingleUse(c) || !ChainValue(c, depth + 1)) continue;
+      if (x->operands.size() == 2 ? EpilogueOperand(x, c).has_value() : IsScalarClamp(x, c)) return true;
+    }
+    return false;
+  }
+  // reshape(x) (of reshapes) of a chain value, each read once.
   bool Movable(Instruction* r) {
-    const Instruction* x = r->operands[0];
-    bool source = x->opcode == Opcode::kDot || x->opcode == Opcode::kConvolution || moved_.count(x);
-    return source && rw_.HasSingleUse(r) && rw_.HasSingleUse(x) && x->shape.rank() >= 1 && r->shape.rank() >= 1 &&
-           x->shape.dims.back() == r->shape.dims.back();
+    const Instruction* x = Source(r);
+    return ChainValue(x) && rw_.HasSingleUse(r) && rw_.HasSingleUse(x) && x->shape.rank() >= 1 && r->shape.rank() >= 1;
   }
 
   Rewriter& rw_;
