@@ -13,6 +13,8 @@
 
 #include "xtpu/chip/chip.h"
 #include "xtpu/compiler/codegen/lowering.h"
+#include "xtpu/compiler/pass.h"
+#include "xtpu/ir/printer.h"
 #include "xtpu/ir/builder.h"
 #include "xtpu/ir/evaluator.h"
 #include "xtpu/ir/parser.h"
@@ -534,6 +536,72 @@ TEST(MxuBatchedDot, PipelinedNearHbmBound) {
   ASSERT_TRUE(t.ok()) << t.status().message();
   EXPECT_LT(t->stats.cycles, 1.6 * t->stats.roofline_cycles)
       << t->stats.cycles << " cycles, roofline " << t->stats.roofline_cycles;
+}
+
+// The ops of the kernels `text` lowers to.
+std::vector<std::string> KernelOpsOf(const std::string& text, const std::string& chip_name, Precision precision) {
+  std::vector<std::string> ops;
+  auto module = ParseModule(text);
+  auto chip = LoadChip(chip_name);
+  if (!module.ok() || !chip.ok()) return ops;
+  auto lowered = codegen::LowerModule(**module, *chip, {.precision = precision});
+  EXPECT_TRUE(lowered.ok()) << lowered.status().message();
+  if (lowered.ok())
+    for (const auto& k : lowered->kernels) ops.push_back(k.op);
+  return ops;
+}
+
+// A dot + bias + GELU (x * (1 + erf(x / sqrt 2)) / 2) + SiLU-scaled
+// second output, after the fusion pass: activations run in the epilogue
+// (unary ops on the vector unit, x saved for the final multiply).
+std::string ActivationModule(const char* t, int64_t m, int64_t k, int64_t n) {
+  // The bias is a constant (a bf16 bias must be one; see MxuErrors).
+  std::string bias = ConstLine("b", {n}, 5);
+  bias.pop_back();
+  if (std::string(t) == "bf16") bias.replace(bias.find("f32["), 4, "bf16[");
+  std::string text = fmt::format(R"(HloModule act
+
+ENTRY main {{
+  x = {0}[{1},{2}] parameter(0)
+  w = {0}[{2},{3}] parameter(1)
+{4}
+  d = {0}[{1},{3}] dot(x, w), lhs_batch_dims={{}}, lhs_contracting_dims={{1}}, rhs_batch_dims={{}}, rhs_contracting_dims={{0}}
+  bb = {0}[{1},{3}] broadcast(b), dimensions={{1}}
+  y = {0}[{1},{3}] add(d, bb)
+  s2 = {0}[] constant(1.41421354)
+  s2b = {0}[{1},{3}] broadcast(s2), dimensions={{}}
+  t1 = {0}[{1},{3}] divide(y, s2b)
+  t2 = {0}[{1},{3}] erf(t1)
+  one = {0}[] constant(1)
+  ones = {0}[{1},{3}] broadcast(one), dimensions={{}}
+  t3 = {0}[{1},{3}] add(t2, ones)
+  g0 = {0}[{1},{3}] multiply(y, t3)
+  half = {0}[] constant(0.5)
+  halfs = {0}[{1},{3}] broadcast(half), dimensions={{}}
+  g = {0}[{1},{3}] multiply(g0, halfs)
+  ROOT out = ({0}[{1},{3}]) tuple(g)
+}}
+)",
+                                 t, m, k, n, bias);
+  auto mod = ParseModule(text);
+  EXPECT_TRUE(mod.ok()) << mod.status().message();
+  if (!mod.ok()) return "";
+  compiler::PassManager pm;
+  EXPECT_TRUE(pm.AddByName("fusion").ok());
+  EXPECT_TRUE(pm.Run(**mod).ok());
+  return Print(**mod);
+}
+
+TEST(MxuFusion, GeluEpilogue) {
+  const std::string f32 = ActivationModule("f32", 300, 200, 260);
+  const std::vector<std::string> ops = KernelOpsOf(f32, "v4", Precision::kDefault);
+  ASSERT_EQ(ops.size(), 1u) << f32;
+  EXPECT_EQ(ops[0], "fusion(output: dot+bias+save+imm+unary+imm+saved+imm)");
+  EXPECT_LT(RunOnChip(f32, "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(f32, "v4", Precision::kHighest).rel_l2, 1e-6);
+  EXPECT_LT(RunOnChip(f32, "v5e", Precision::kHighest).rel_l2, 1e-6);
+  // bf16 operands and result: the epilogue runs in f32 and rounds once.
+  EXPECT_LT(RunOnChip(ActivationModule("bf16", 300, 200, 260), "v4", Precision::kDefault).rel_l2, 1e-2);
 }
 
 TEST(MxuPlan, UnevenColumnTilesSplitRowsToo) {

@@ -2,6 +2,8 @@
 // names the instruction and the rule it breaks.
 #include "xtpu/compiler/chip_form.h"
 
+#include <map>
+
 #include <fmt/format.h>
 
 #include "xtpu/compiler/passes/lowering_util.h"
@@ -193,6 +195,9 @@ Status CheckOutputFusion(const Instruction& f) {
   RETURN_IF_ERROR(mm->opcode == Opcode::kDot ? CheckDot(*mm) : CheckConvolution(*mm));
   const std::vector<int64_t>& dims = mm->shape.dims;
   // Walk the chain backward from the root.
+  std::map<const Instruction*, size_t> index;
+  for (const auto& up : c.instructions()) index[up.get()] = index.size();
+  int saved_reads = 0;
   const Instruction* cur = c.root();
   while (cur != mm) {
     RETURN_IF_ERROR(CheckDTypes(*cur, cur->shape));
@@ -204,6 +209,12 @@ Status CheckOutputFusion(const Instruction& f) {
                                      o->opcode != Opcode::kParameter && !IsScalarConstant(o));
       if (chain_value && o->shape.dims == dims && !chain) {
         chain = o;
+        continue;
+      }
+      if (chain_value && o->shape.dims == dims && o != chain && ++saved_reads <= 1) {
+        // One op may read two chain values (x * f(x)): the walk goes on from
+        // the later one, which reaches the earlier.
+        if (index.at(o) > index.at(chain)) chain = o;
         continue;
       }
       bool residual = o->opcode == Opcode::kParameter && o->parameter_number >= 2 && o->shape.dims == dims;

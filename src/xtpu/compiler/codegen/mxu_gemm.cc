@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <tuple>
 
 #include "xtpu/compiler/codegen/vpu_common.h"
 #include "xtpu/support/check.h"
@@ -44,6 +45,7 @@ class GemmEmitter {
       has_bias_ |= e.kind == EpilogueOp::kBias;
       has_res_ |= e.kind == EpilogueOp::kResidual;
       res_bf16_ |= e.kind == EpilogueOp::kResidual && e.operand.dtype == DType::kBF16;
+      defer_tails_ |= e.kind == EpilogueOp::kUnary;
     }
   }
 
@@ -58,7 +60,7 @@ class GemmEmitter {
     int64_t wpanel[2] = {-1, -1}, wstage = -1, wtemp = -1;
     int64_t stage[2] = {-1, -1}, temp = -1;
     int64_t plane[2][3] = {{-1, -1, -1}, {-1, -1, -1}};
-    int64_t out[2] = {-1, -1}, res[2] = {-1, -1}, res16[2] = {-1, -1}, bias = -1;
+    int64_t out[2] = {-1, -1}, res[2] = {-1, -1}, res16[2] = {-1, -1}, bias = -1, saved = -1;
     // Channels with several consumers (the MXUs) have one semaphore per
     // consumer, so that a fast MXU cannot take a slow one's credit.
     int st_free, st_loaded, pl_ready[kMaxMxus], pl_free[2], w_ready[kMaxPieces], w_free[kMaxPieces];
@@ -68,6 +70,7 @@ class GemmEmitter {
     int pieces = 1;
     int64_t readouts = 0, total_readouts = 0;
     std::vector<int64_t> gfirst, glast;  // first and last row chunk of each group
+    std::vector<std::tuple<int, int, bool>> pending;  // deferred readout tails (s, oslot, free_out)
   };
 
   Status Alloc(Core& k);
@@ -75,6 +78,12 @@ class GemmEmitter {
   void EmitConvert(Core& k, int s);
   void EmitMatmuls(Core& k, int s);
   void EmitReadout(Core& k, int s);
+  // The epilogue and store of the readout of step s (output slot oslot).
+  void EmitReadoutTail(Core& k, int s, int oslot, bool free_out);
+  void FlushTails(Core& k) {
+    for (const auto& [s, oslot, free_out] : k.pending) EmitReadoutTail(k, s, oslot, free_out);
+    k.pending.clear();
+  }
   void EmitResidualLoad(Core& k, int s);
   void Nops(int core, isa::UnitKind kind, int unit, Sync sync, int n);
   int64_t GroupCols(int64_t g) const { return std::min(plan_.ng, src_.N() - g * plan_.ng); }
@@ -103,6 +112,7 @@ class GemmEmitter {
   int n_active_ = 1;
   bool has_bias_ = false, has_res_ = false;
   bool res_bf16_ = false;  // a bf16 residual: DMAed into res16, widened into res by the VPU
+  bool defer_tails_ = false;  // see EmitReadout
 };
 
 void GemmEmitter::Nops(int core, isa::UnitKind kind, int unit, Sync sync, int n) {
@@ -150,6 +160,9 @@ Status GemmEmitter::Alloc(Core& k) {
     }
   if (has_bias_) {
     ASSIGN_OR_RETURN(k.bias, alloc(src_.Batches() * src_.N() * 4));
+  }
+  if (EpilogueSaves(job_.epilogue)) {  // one tile: the VPU runs the epilogues in order
+    ASSIGN_OR_RETURN(k.saved, alloc(out_bytes));
   }
   for (int s = 0; s < 2; ++s) {
     ASSIGN_OR_RETURN(k.stage[s], alloc(src_.StagingBytes()));
@@ -457,6 +470,24 @@ void GemmEmitter::EmitReadout(Core& k, int s) {
       }
     }
   }
+  // Long epilogues (unary ops on the vector unit: activations) are emitted
+  // after the next step's matmuls, so that their instructions, waiting in the
+  // vector unit's queue, do not hold back the sequencer from dispatching the
+  // matrix units' next work.
+  if (defer_tails_) {
+    k.pending.emplace_back(s, oslot, free_out);
+    return;
+  }
+  EmitReadoutTail(k, s, oslot, free_out);
+}
+
+void GemmEmitter::EmitReadoutTail(Core& k, int s, int oslot, bool free_out) {
+  const int c = k.core;
+  const Step& st = k.steps[s];
+  const int64_t rows = src_.ChunkRows(st.c);
+  const int64_t ncols = GroupCols(st.g);
+  const int64_t ng = plan_.ng;
+  const bool bf16_out = job_.out.dtype == DType::kBF16;
   int store_wait;
   if (!job_.epilogue.empty()) {
     Nops(c, isa::UnitKind::kVpu, 0, {.wait = k.acc_done[oslot]}, n_active_ - 1);
@@ -471,7 +502,8 @@ void GemmEmitter::EmitReadout(Core& k, int s) {
                 {"dst", k.res[oslot]}, {"src", k.res16[oslot]}, {"rows", rows}, {"cols", ncols}, {"ds", ng * 4},
                 {"ss", ng * 2}});
     EmitEpilogueOps(em_, c, job_.epilogue, k.out[oslot], rows, ncols, ng * 4, k.bias + st.b * src_.N() * 4 + st.g * ng * 4,
-                    k.res[oslot], k.acc_done[oslot], has_res_ && free_out ? k.res_free : -1, bf16_out ? -1 : k.ep_done);
+                    k.res[oslot], k.acc_done[oslot], has_res_ && free_out ? k.res_free : -1, bf16_out ? -1 : k.ep_done,
+                    k.saved);
     if (bf16_out) {
       em_.Emit(c, Opcode::kVpuConvert, 0,
                {{"to", static_cast<int64_t>(DType::kBF16)}, {"from", static_cast<int64_t>(DType::kF32)},
@@ -601,6 +633,7 @@ Status GemmEmitter::Run(const View& const_panel) {
       if (convert_now) EmitConvert(k, s + 1);
       if (st.kc == K - 1 && has_res_) EmitResidualLoad(k, s);
       EmitMatmuls(k, s);
+      FlushTails(k);
       emit_weights(s, s + 1 + lookahead);
       if (s + 1 < S && !convert_now) {
         XTPU_CHECK(weights_emitted(s + 1));
@@ -608,6 +641,7 @@ Status GemmEmitter::Run(const View& const_panel) {
       }
       if (st.kc == K - 1) EmitReadout(k, s);
     }
+    FlushTails(k);
   }
   return OkStatus();
 }

@@ -12,11 +12,12 @@ namespace {
 
 // Bytes of VMEM a plan needs besides the LHS buffers.
 // res16: a bf16 residual also needs its bf16 staging tiles.
-int64_t FixedVmem(const Plan& p, int planes, int64_t kw, bool no_wstage, bool res, bool res16, int64_t bias_bytes) {
+int64_t FixedVmem(const Plan& p, int planes, int64_t kw, bool no_wstage, bool res, bool res16, int64_t bias_bytes,
+                  bool saves) {
   int64_t v = p.slots * planes * kw * p.ng * 2;
   if (!no_wstage) v += kw * p.ng * 4 * (planes > 1 ? 2 : 1);
   const int64_t out = p.pm * p.ms_max * p.ng * 4;
-  v += 2 * out * (res ? 2 : 1) + (res16 ? out : 0) + bias_bytes + 16 * 1024;
+  v += 2 * out * (res ? 2 : 1) + (res16 ? out : 0) + (saves ? out : 0) + bias_bytes + 16 * 1024;
   return v;
 }
 
@@ -58,6 +59,7 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
     res16 |= e.kind == EpilogueOp::kResidual && e.operand.dtype == DType::kBF16;
     if (e.kind == EpilogueOp::kBias) bias_bytes = B * N * 4;
   }
+  const bool saves = EpilogueSaves(job.epilogue);
   if (N <= 0 || Kw <= 0) return Error("'{}': empty matmul", job.name);
   const int64_t nt = CeilDiv(N, T);
   const int64_t per_col = Kw * PanelBytesPerElement(planes, src);
@@ -85,7 +87,7 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
     p.slots = (B * p.groups > 1 && 2 * p.ng * per_col <= wbudget) ? 2 : 1;
     for (int64_t ms = p.ms_max; ms >= 8; ms /= 2) {
       p.ms_max = ms;
-      int64_t fixed = FixedVmem(p, planes, Kw, no_wstage, res, res16, bias_bytes);
+      int64_t fixed = FixedVmem(p, planes, Kw, no_wstage, res, res16, bias_bytes, saves);
       if (fixed >= V) continue;
       if (src.Plan(p.pm * ms, V - fixed, planes)) return p;
     }
@@ -128,7 +130,7 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
     if (p.traffic < best.traffic) best = p;
   // Re-plan the source for the chosen plan (the last make() call may differ).
   {
-    int64_t fixed = FixedVmem(best, planes, Kw, no_wstage, res, res16, bias_bytes);
+    int64_t fixed = FixedVmem(best, planes, Kw, no_wstage, res, res16, bias_bytes, saves);
     if (!src.Plan(best.pm * best.ms_max, V - fixed, planes))
       return Error("internal: '{}': replanning failed", job.name);
   }

@@ -131,6 +131,10 @@ enum class OtherKind { kResidual, kBias, kScalar };
 std::optional<OtherKind> EpilogueOperand(const Instruction* op, const Instruction* cur) {
   if (op->shape != cur->shape) return std::nullopt;
   const Instruction* other = op->operands[0] == cur ? op->operands[1] : op->operands[0];
+  // x / c by a scalar constant (the vector unit's immediate divide).
+  if (op->opcode == Opcode::kDivide)
+    return op->operands[0] == cur && op->operands[1] != cur && ScalarConstant(other) ? std::optional(OtherKind::kScalar)
+                                                                                    : std::nullopt;
   switch (op->opcode) {
     case Opcode::kAdd:
     case Opcode::kSubtract:
@@ -160,11 +164,45 @@ bool IsScalarClamp(const Instruction* op, const Instruction* cur) {
 // when the reshape keeps the last dim's size, so a bias along the last dim
 // stays along it (flat index mod size is the same); o' is the scalar or bias
 // broadcast rebuilt for x's shape, or a residual reshaped to it.
+bool IsEpilogueUnary(const Instruction* u, const Instruction* cur);
+bool IsEpilogueBinOp(Opcode op);
+
 class ReshapeMover {
  public:
   explicit ReshapeMover(Rewriter& rw) : rw_(rw) {}
 
   StatusOr<bool> Visit(Instruction* op) {
+    // Dot results only (the epilogues of output fusions): a unary op of a
+    // reshaped chain value, and an op of two reshapes of chain values of one
+    // shape (x * f(x)), run before the reshape, whatever its other readers.
+    if (op->operands.size() == 1 && op->operands[0]->opcode == Opcode::kReshape &&
+        IsEpilogueUnary(op, op->operands[0])) {
+      Instruction* x = Source(op->operands[0]);
+      if (!ChainValue(x) || !DotChain(x)) return false;
+      return MoveWith(op, {x});
+    }
+    if (op->operands.size() == 2 && IsEpilogueBinOp(op->opcode) && op->operands[0]->opcode == Opcode::kReshape &&
+        op->operands[1]->opcode == Opcode::kReshape) {
+      Instruction* a = Source(op->operands[0]);
+      Instruction* b = Source(op->operands[1]);
+      if (a->shape.dims == b->shape.dims && ChainValue(a) && ChainValue(b) && DotChain(a) && DotChain(b) &&
+          (a == b || moved_.count(a) || moved_.count(b)))
+        return MoveWith(op, {a, b});
+    }
+    if (op->operands.size() == 2 && IsEpilogueBinOp(op->opcode)) {
+      for (int k = 0; k < 2; ++k) {
+        Instruction* r = op->operands[k];
+        std::optional<Literal> c = ScalarConstant(op->operands[1 - k]);
+        if (r->opcode != Opcode::kReshape || !c || rw_.HasSingleUse(r)) continue;
+        Instruction* x = Source(r);
+        if (!ChainValue(x) || !DotChain(x)) continue;
+        ASSIGN_OR_RETURN(Instruction * kc, rw_.builder().Constant(*c));
+        ASSIGN_OR_RETURN(Instruction * kb, rw_.builder().Broadcast(kc, x->shape.dims, {}));
+        std::vector<Instruction*> ops = {x, kb};
+        if (k == 1) std::swap(ops[0], ops[1]);
+        return MoveWith(op, ops);
+      }
+    }
     if (op->operands.size() != 2 && op->opcode != Opcode::kClamp) return false;
     Instruction* r = nullptr;
     for (Instruction* o : op->operands)
@@ -204,11 +242,31 @@ class ReshapeMover {
     copy->shape.dims = dims;
     ASSIGN_OR_RETURN(Instruction * moved, b.Add(std::move(copy)));
     moved_.insert(moved);
+    if (DotChain(x)) dot_moved_.insert(moved);
     ASSIGN_OR_RETURN(Instruction * out, b.Reshape(moved, op->shape.dims));
     return rw_.ReplaceWithNew(op, out);
   }
 
  private:
+  // op on `ops` (of the source shape), then the reshape to op's shape.
+  StatusOr<bool> MoveWith(Instruction* op, std::vector<Instruction*> ops) {
+    auto copy = std::make_unique<Instruction>(*op);
+    copy->operands = std::move(ops);
+    copy->shape.dims = copy->operands[0]->shape.dims;
+    ASSIGN_OR_RETURN(Instruction * moved, rw_.builder().Add(std::move(copy)));
+    moved_.insert(moved);
+    dot_moved_.insert(moved);
+    ASSIGN_OR_RETURN(Instruction * out, rw_.builder().Reshape(moved, op->shape.dims));
+    return rw_.ReplaceWithNew(op, out);
+  }
+  // x comes from a dot (not a convolution) through the chain.
+  bool DotChain(const Instruction* x, int depth = 0) {
+    if (x->opcode == Opcode::kDot || dot_moved_.count(x)) return true;
+    if (x->opcode == Opcode::kConvolution || depth > 8) return false;
+    for (const Instruction* c : x->operands)
+      if (DotChain(c, depth + 1)) return true;
+    return false;
+  }
   // The value reshaped by r, through reshapes of reshapes read once.
   Instruction* Source(Instruction* r) {
     Instruction* x = r->operands[0];
@@ -234,7 +292,50 @@ class ReshapeMover {
 
   Rewriter& rw_;
   std::unordered_set<const Instruction*> moved_;
+  std::unordered_set<const Instruction*> dot_moved_;  // moved ops of dot chains
 };
+
+// A float unary op the epilogue runs on the vector unit.
+bool IsEpilogueUnary(const Instruction* u, const Instruction* cur) {
+  switch (u->opcode) {
+    case Opcode::kExp:
+    case Opcode::kLog:
+    case Opcode::kTanh:
+    case Opcode::kLogistic:
+    case Opcode::kSqrt:
+    case Opcode::kRsqrt:
+    case Opcode::kErf:
+    case Opcode::kNegate:
+    case Opcode::kAbs:
+      break;
+    default:
+      return false;
+  }
+  return u->operands.size() == 1 && u->operands[0] == cur && u->shape == cur->shape &&
+         (u->shape.dtype == DType::kF32 || u->shape.dtype == DType::kBF16);
+}
+
+bool IsEpilogueBinOp(Opcode op) {
+  return op == Opcode::kAdd || op == Opcode::kSubtract || op == Opcode::kMultiply || op == Opcode::kDivide ||
+         op == Opcode::kMaximum || op == Opcode::kMinimum;
+}
+
+// x's reader `u` starts a run of unary ops and scalar-constant ops (each read
+// once) whose last value and x are the two operands of `end`:
+// end(x, f(x)) as in GELU x * (1 + erf(x / sqrt 2)) / 2 or SiLU x * logistic(x).
+bool SideChain(Rewriter& rw, Instruction* x, Instruction* u, Instruction* end, std::vector<Instruction*>* ops) {
+  ops->clear();
+  Instruction* s = x;
+  for (Instruction* v = u; v != end; v = rw.Users(s)[0]) {
+    const bool unary = IsEpilogueUnary(v, s);
+    const bool scalar = v->operands.size() == 2 && EpilogueOperand(v, s) == OtherKind::kScalar;
+    if ((!unary && !scalar) || !rw.HasSingleUse(v) || ops->size() > 16) return false;
+    ops->push_back(v);
+    s = v;
+  }
+  return !ops->empty() && end->operands.size() == 2 && IsEpilogueBinOp(end->opcode) && end->shape == x->shape &&
+         ((end->operands[0] == x && end->operands[1] == s) || (end->operands[1] == x && end->operands[0] == s));
+}
 
 StatusOr<bool> FuseEpilogue(Rewriter& rw, Instruction* mm) {
   std::vector<Instruction*> chain;
@@ -243,15 +344,35 @@ StatusOr<bool> FuseEpilogue(Rewriter& rw, Instruction* mm) {
   // the chain stops before a second of either (e.g. ConvNeXt's layer scale, a
   // second per-channel vector after the bias, stays in a loop fusion).
   int biases = 0, residuals = 0;
-  while (rw.HasSingleUse(cur)) {
-    Instruction* u = rw.Users(cur)[0];
-    std::optional<OtherKind> kind;
-    bool ok = u->operands.size() == 2 ? (kind = EpilogueOperand(u, cur)).has_value() : IsScalarClamp(u, cur);
-    if (!ok) break;
-    if (kind == OtherKind::kBias && ++biases > 1) break;
-    if (kind == OtherKind::kResidual && ++residuals > 1) break;
-    chain.push_back(u);
-    cur = u;
+  // Dots only (convolutions keep the plain chain): unary ops, and one value
+  // saved for a later op of the chain (the activation x * f(x)).
+  const bool dot = mm->opcode == Opcode::kDot;
+  bool saved = false;
+  while (true) {
+    if (rw.HasSingleUse(cur)) {
+      Instruction* u = rw.Users(cur)[0];
+      std::optional<OtherKind> kind;
+      bool ok = u->operands.size() == 2 ? (kind = EpilogueOperand(u, cur)).has_value() : IsScalarClamp(u, cur);
+      if (!ok && dot && IsEpilogueUnary(u, cur)) ok = true;
+      if (!ok) break;
+      if (kind == OtherKind::kBias && ++biases > 1) break;
+      if (kind == OtherKind::kResidual && ++residuals > 1) break;
+      chain.push_back(u);
+      cur = u;
+      continue;
+    }
+    if (!dot || saved || rw.IsEntryOutput(cur) || rw.IsRoot(cur) || rw.Users(cur).size() != 2) break;
+    Instruction* u0 = rw.Users(cur)[0];
+    Instruction* u1 = rw.Users(cur)[1];
+    std::vector<Instruction*> side;
+    Instruction* end = nullptr;
+    if (SideChain(rw, cur, u0, u1, &side)) end = u1;
+    else if (SideChain(rw, cur, u1, u0, &side)) end = u0;
+    if (!end) break;
+    chain.insert(chain.end(), side.begin(), side.end());
+    chain.push_back(end);
+    saved = true;
+    cur = end;
   }
   if (chain.empty()) return false;
   Module& module = rw.module();
@@ -261,12 +382,12 @@ StatusOr<bool> FuseEpilogue(Rewriter& rw, Instruction* mm) {
   ASSIGN_OR_RETURN(Instruction * rhs, fb.FreshParam(mm->operands[1]));
   ASSIGN_OR_RETURN(Instruction * value, fb.Copy(mm, {lhs, rhs}));
   const std::vector<int64_t>& dims = mm->shape.dims;
-  Instruction* prev = mm;
+  std::unordered_map<const Instruction*, Instruction*> inside = {{mm, value}};
   for (Instruction* op : chain) {
     std::vector<Instruction*> ops;
     for (Instruction* o : op->operands) {
-      if (o == prev) {
-        ops.push_back(value);
+      if (auto it = inside.find(o); it != inside.end()) {
+        ops.push_back(it->second);
       } else if (std::optional<Literal> s = ScalarConstant(o)) {
         ASSIGN_OR_RETURN(Instruction * c, fb.Splat(*s, o->shape.dims));
         ops.push_back(c);
@@ -280,7 +401,7 @@ StatusOr<bool> FuseEpilogue(Rewriter& rw, Instruction* mm) {
       }
     }
     ASSIGN_OR_RETURN(value, fb.Copy(op, ops));
-    prev = op;
+    inside[op] = value;
   }
   ASSIGN_OR_RETURN(Instruction * f, fb.Finish(rw.builder(), value, FusionKind::kOutput));
   return rw.ReplaceWithNew(chain.back(), f);
