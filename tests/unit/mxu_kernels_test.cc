@@ -13,6 +13,8 @@
 
 #include "xtpu/chip/chip.h"
 #include "xtpu/compiler/codegen/lowering.h"
+#include "xtpu/compiler/pass.h"
+#include "xtpu/ir/printer.h"
 #include "xtpu/ir/builder.h"
 #include "xtpu/ir/evaluator.h"
 #include "xtpu/ir/parser.h"
@@ -574,6 +576,191 @@ TEST(MxuErrors, NonConstantConvKernel) {
   EXPECT_NE(lowered.status().message().find("constant"), std::string::npos) << lowered.status().message();
 }
 
+// ---- batched dots of small matmuls (kernels_mxu_batched.cc) ----
+
+// [B, M, K] x [B, K, N] with `in` operands and an `out` result; with
+// `transposed` the rhs is a [B, N, K] parameter transposed to [B, K, N] (as
+// attention's keys), which the kernel reads as a view.
+std::string BatchedDotModule(int64_t b, int64_t m, int64_t k, int64_t n, const char* in, const char* out,
+                             bool transposed) {
+  std::string s = fmt::format("HloModule batched\n\nENTRY main {{\n  a = {}[{},{},{}] parameter(0)\n", in, b, m, k);
+  if (transposed) {
+    s += fmt::format("  kt = {0}[{1},{2},{3}] parameter(1)\n  w = {0}[{1},{3},{2}] transpose(kt), dimensions={{0,2,1}}\n",
+                     in, b, n, k);
+  } else {
+    s += fmt::format("  w = {}[{},{},{}] parameter(1)\n", in, b, k, n);
+  }
+  s += fmt::format("  d = {0}[{1},{2},{3}] dot(a, w), lhs_batch_dims={{0}}, lhs_contracting_dims={{2}}, "
+                   "rhs_batch_dims={{0}}, rhs_contracting_dims={{1}}\n  ROOT r = ({0}[{1},{2},{3}]) tuple(d)\n}}\n",
+                   out, b, m, n);
+  return s;
+}
+
+// The ops of the kernels `text` lowers to.
+std::vector<std::string> KernelOps(const std::string& text, const std::string& chip_name, Precision precision) {
+  std::vector<std::string> ops;
+  auto module = ParseModule(text);
+  auto chip = LoadChip(chip_name);
+  if (!module.ok() || !chip.ok()) return ops;
+  auto lowered = codegen::LowerModule(**module, *chip, {.precision = precision});
+  EXPECT_TRUE(lowered.ok()) << lowered.status().message();
+  if (!lowered.ok()) return ops;
+  for (const auto& k : lowered->kernels) ops.push_back(k.op);
+  return ops;
+}
+
+TEST(MxuBatchedDot, AttentionShapesBf16) {
+  // Q K^T with the keys transposed in VMEM, then P V: one kernel each, no copy.
+  const std::string qk = BatchedDotModule(24, 128, 64, 128, "bf16", "bf16", true);
+  EXPECT_EQ(KernelOps(qk, "v4", Precision::kDefault), std::vector<std::string>{"dot(batched)"});
+  EXPECT_LT(RunOnChip(qk, "v4", Precision::kDefault).rel_l2, 4e-3);
+  const std::string qk32 = BatchedDotModule(24, 128, 64, 128, "bf16", "f32", true);
+  EXPECT_LT(RunOnChip(qk32, "v4", Precision::kDefault).rel_l2, 1e-6);
+  const std::string pv = BatchedDotModule(24, 128, 128, 64, "bf16", "bf16", false);
+  EXPECT_EQ(KernelOps(pv, "v4", Precision::kDefault), std::vector<std::string>{"dot(batched)"});
+  EXPECT_LT(RunOnChip(pv, "v4", Precision::kDefault).rel_l2, 4e-3);
+}
+
+TEST(MxuBatchedDot, OddShapesAndF32) {
+  // Two k-steps, two column tiles, a last step with fewer batch elements than
+  // MXUs, f32 operands rounded on the VPU; and the same transposed.
+  for (bool t : {false, true}) {
+    const std::string m = BatchedDotModule(11, 50, 200, 130, "f32", "f32", t);
+    EXPECT_EQ(KernelOps(m, "v4", Precision::kDefault), std::vector<std::string>{"dot(batched)"});
+    EXPECT_LT(RunOnChip(m, "v4", Precision::kDefault).rel_l2, 1e-2);
+    EXPECT_LT(RunOnChip(m, "v5e", Precision::kDefault).rel_l2, 1e-2);
+    // More passes than one: the GEMM engine, reading the transposed view.
+    EXPECT_EQ(KernelOps(m, "v4", Precision::kHighest), std::vector<std::string>{"dot"});
+    EXPECT_LT(RunOnChip(m, "v4", Precision::kHighest).rel_l2, 1e-6);
+  }
+  // A chip without an XLU reads the transposed weights element by element.
+  const std::string m = BatchedDotModule(6, 40, 64, 96, "bf16", "f32", true);
+  EXPECT_LT(RunOnChip(m, "v4", Precision::kDefault, false, "xlu.count=0").rel_l2, 1e-6);
+}
+
+TEST(MxuBatchedDot, ResultStoredInItsTransposesLayout) {
+  // Attention's output: P V per (batch, head) [B*H, S, D], transposed to
+  // [S, B*H, D] and reshaped to [S*B, H*D] for the output projection. The
+  // dot writes its result in the transpose's layout, so the transpose and
+  // the reshape are views: no copy kernel.
+  const std::string s =
+      "HloModule attn_out\n\nENTRY main {\n  p = f32[12,32,32] parameter(0)\n  v = f32[12,32,16] parameter(1)\n"
+      "  o = f32[12,32,16] dot(p, v), lhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_batch_dims={0}, "
+      "rhs_contracting_dims={1}\n  t = f32[32,12,16] transpose(o), dimensions={1,0,2}\n"
+      "  r = f32[128,48] reshape(t)\n  n = f32[128,48] negate(r)\n  ROOT out = (f32[128,48]) tuple(n)\n}\n";
+  EXPECT_EQ(KernelOps(s, "v4", Precision::kDefault), (std::vector<std::string>{"dot(batched)", "negate"}));
+  EXPECT_LT(RunOnChip(s, "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(s, "v4", Precision::kHighest).rel_l2, 1e-6);  // the GEMM engine, same layout
+}
+
+TEST(MxuBatchedDot, PipelinedNearHbmBound) {
+  // Attention's Q K^T for 8 sequences of 128 and 12 heads: HBM-bound. The
+  // GEMM engine took 3.8x its bound (one batch element per step, two
+  // steps in flight); the batched kernel keeps several steps of loads in flight.
+  auto module = ParseModule(BatchedDotModule(96, 128, 64, 128, "bf16", "bf16", true));
+  ASSERT_TRUE(module.ok());
+  auto chip = LoadChip("v4");
+  ASSERT_TRUE(chip.ok());
+  auto lowered = codegen::LowerModule(**module, *chip, {});
+  ASSERT_TRUE(lowered.ok()) << lowered.status().message();
+  sim::DispatchLog log;
+  sim::Simulator s(*chip, lowered->program, {.dispatch_log = &log, .timing_only = true});
+  ASSERT_TRUE(s.Run().ok());
+  auto t = sim::timing::RunTiming(*chip, log, {.record_instructions = false});
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EXPECT_LT(t->stats.cycles, 1.6 * t->stats.roofline_cycles)
+      << t->stats.cycles << " cycles, roofline " << t->stats.roofline_cycles;
+}
+
+// The ops of the kernels `text` lowers to.
+std::vector<std::string> KernelOpsOf(const std::string& text, const std::string& chip_name, Precision precision) {
+  std::vector<std::string> ops;
+  auto module = ParseModule(text);
+  auto chip = LoadChip(chip_name);
+  if (!module.ok() || !chip.ok()) return ops;
+  auto lowered = codegen::LowerModule(**module, *chip, {.precision = precision});
+  EXPECT_TRUE(lowered.ok()) << lowered.status().message();
+  if (lowered.ok())
+    for (const auto& k : lowered->kernels) ops.push_back(k.op);
+  return ops;
+}
+
+// A dot + bias + GELU (x * (1 + erf(x / sqrt 2)) / 2) + SiLU-scaled
+// second output, after the fusion pass: activations run in the epilogue
+// (unary ops on the vector unit, x saved for the final multiply).
+std::string ActivationModule(const char* t, int64_t m, int64_t k, int64_t n) {
+  // The bias is a constant (a bf16 bias must be one; see MxuErrors).
+  std::string bias = ConstLine("b", {n}, 5);
+  bias.pop_back();
+  if (std::string(t) == "bf16") bias.replace(bias.find("f32["), 4, "bf16[");
+  std::string text = fmt::format(R"(HloModule act
+
+ENTRY main {{
+  x = {0}[{1},{2}] parameter(0)
+  w = {0}[{2},{3}] parameter(1)
+{4}
+  d = {0}[{1},{3}] dot(x, w), lhs_batch_dims={{}}, lhs_contracting_dims={{1}}, rhs_batch_dims={{}}, rhs_contracting_dims={{0}}
+  bb = {0}[{1},{3}] broadcast(b), dimensions={{1}}
+  y = {0}[{1},{3}] add(d, bb)
+  s2 = {0}[] constant(1.41421354)
+  s2b = {0}[{1},{3}] broadcast(s2), dimensions={{}}
+  t1 = {0}[{1},{3}] divide(y, s2b)
+  t2 = {0}[{1},{3}] erf(t1)
+  one = {0}[] constant(1)
+  ones = {0}[{1},{3}] broadcast(one), dimensions={{}}
+  t3 = {0}[{1},{3}] add(t2, ones)
+  g0 = {0}[{1},{3}] multiply(y, t3)
+  half = {0}[] constant(0.5)
+  halfs = {0}[{1},{3}] broadcast(half), dimensions={{}}
+  g = {0}[{1},{3}] multiply(g0, halfs)
+  ROOT out = ({0}[{1},{3}]) tuple(g)
+}}
+)",
+                                 t, m, k, n, bias);
+  auto mod = ParseModule(text);
+  EXPECT_TRUE(mod.ok()) << mod.status().message();
+  if (!mod.ok()) return "";
+  compiler::PassManager pm;
+  EXPECT_TRUE(pm.AddByName("fusion").ok());
+  EXPECT_TRUE(pm.Run(**mod).ok());
+  return Print(**mod);
+}
+
+TEST(MxuFusion, GeluEpilogue) {
+  const std::string f32 = ActivationModule("f32", 300, 200, 260);
+  const std::vector<std::string> ops = KernelOpsOf(f32, "v4", Precision::kDefault);
+  ASSERT_EQ(ops.size(), 1u) << f32;
+  EXPECT_EQ(ops[0], "fusion(output: dot+bias+save+imm+unary+imm+saved+imm)");
+  EXPECT_LT(RunOnChip(f32, "v4", Precision::kDefault).rel_l2, 1e-2);
+  EXPECT_LT(RunOnChip(f32, "v4", Precision::kHighest).rel_l2, 1e-6);
+  EXPECT_LT(RunOnChip(f32, "v5e", Precision::kHighest).rel_l2, 1e-6);
+  // bf16 operands and result: the epilogue runs in f32 and rounds once.
+  EXPECT_LT(RunOnChip(ActivationModule("bf16", 300, 200, 260), "v4", Precision::kDefault).rel_l2, 1e-2);
+}
+
+TEST(MxuPlan, UnevenColumnTilesSplitRowsToo) {
+  // BERT's FFN2 shape: N = 768 is 6 column tiles. On 4 MXUs in one row
+  // (1 x 4) two MXUs get 2 tiles and two get 1: at best 75% of the MXU
+  // bound. A 2 x 2 grid gives each 3 tiles of half the rows; the row chunks
+  // come in a multiple of the cores (7 chunks would give one core 4).
+  auto module = ParseModule(
+      "HloModule ffn2\n\nENTRY main {\n  x = bf16[4096,3072] parameter(0)\n  w = bf16[3072,768] parameter(1)\n"
+      "  d = f32[4096,768] dot(x, w), lhs_batch_dims={}, lhs_contracting_dims={1}, rhs_batch_dims={}, "
+      "rhs_contracting_dims={0}\n  ROOT r = (f32[4096,768]) tuple(d)\n}\n");
+  ASSERT_TRUE(module.ok()) << module.status().message();
+  auto chip = LoadChip("v4");
+  ASSERT_TRUE(chip.ok());
+  auto lowered = codegen::LowerModule(**module, *chip, {});
+  ASSERT_TRUE(lowered.ok()) << lowered.status().message();
+  sim::DispatchLog log;
+  sim::Simulator s(*chip, lowered->program, {.dispatch_log = &log, .timing_only = true});
+  ASSERT_TRUE(s.Run().ok());
+  auto t = sim::timing::RunTiming(*chip, log, {.record_instructions = false});
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  const double mxu_bound = 2.0 * 4096 * 3072 * 768 / (2.0 * 128 * 128 * 4 * 2);
+  EXPECT_LT(t->stats.cycles, 1.25 * mxu_bound) << t->stats.cycles << " cycles, MXU bound " << mxu_bound;
+  EXPECT_LT(RunOnChip(Bf16DotModule(300, 256, 768, "f32"), "v4", Precision::kDefault).rel_l2, 1e-6);
+}
 
 // ---- performance on the timing model (report only: run with
 // --gtest_also_run_disabled_tests --gtest_filter='MxuPerf.*') ----

@@ -19,7 +19,8 @@
 namespace xtpu::runtime {
 namespace {
 
-// A matmul, a fused relu on it and an exponential: MXU, VPU and DMA work.
+// A matmul, a fused relu on it and an exponential of that (its own kernel:
+// the relu is an output too): MXU, VPU and DMA work.
 constexpr const char* kMlp = R"(HloModule mlp
 
 ENTRY main {
@@ -30,7 +31,7 @@ ENTRY main {
   zeros = f32[64,256] broadcast(zero), dimensions={}
   r = f32[64,256] maximum(h, zeros)
   e = f32[64,256] exponential(r)
-  ROOT out = (f32[64,256]) tuple(e)
+  ROOT out = (f32[64,256], f32[64,256]) tuple(r, e)
 }
 )";
 

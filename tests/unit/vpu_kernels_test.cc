@@ -15,9 +15,12 @@
 
 #include "xtpu/chip/chip.h"
 #include "xtpu/compiler/codegen/lowering.h"
+#include "xtpu/compiler/pass.h"
+#include "xtpu/ir/printer.h"
 #include "xtpu/ir/evaluator.h"
 #include "xtpu/ir/parser.h"
 #include "xtpu/sim/simulator.h"
+#include "xtpu/sim/timing/timing_model.h"
 #include "xtpu/support/check.h"
 
 namespace xtpu {
@@ -351,6 +354,248 @@ ENTRY main {
 }
 )";
   RunAndCompare(text, "v4");
+}
+
+TEST(VpuKernels, ReduceLanesManyBlocksFourBuffersTwoXlus) {
+  // Whole rows per tile: blocks run four buffers deep, alternating between
+  // the two XLUs (each slot's semaphores on one XLU); dozens of blocks per
+  // core wrap around the buffers several times. Still bit-exact.
+  const std::string text = R"(HloModule m
+
+add {
+  a = f32[] parameter(0)
+  b = f32[] parameter(1)
+  ROOT r = f32[] add(a, b)
+}
+
+max {
+  a.1 = bf16[] parameter(0)
+  b.1 = bf16[] parameter(1)
+  ROOT r.1 = bf16[] maximum(a.1, b.1)
+}
+
+ENTRY main {
+  x = f32[20000,300] parameter(0)
+  y = bf16[6000,200] parameter(1)
+  init = f32[] constant(0.25)
+  ninf = bf16[] constant(-inf)
+  sx = f32[20000] reduce(x, init), dimensions={1}, to_apply=add
+  my = bf16[6000] reduce(y, ninf), dimensions={1}, to_apply=max
+  ROOT out = (f32[20000], bf16[6000]) tuple(sx, my)
+}
+)";
+  RunAndCompare(text, "v4");
+  RunAndCompare(text, "v5e");
+}
+
+TEST(VpuKernels, ReduceLanesOverlapsLoadsAndXlus) {
+  // Attention's softmax max over [384 x 128, 128] bf16: with two buffers on
+  // one XLU each load waited for the previous reduce (2.6x the HBM bound);
+  // four buffers over two XLUs overlap them.
+  const std::string text = R"(HloModule m
+
+max {
+  a = bf16[] parameter(0)
+  b = bf16[] parameter(1)
+  ROOT r = bf16[] maximum(a, b)
+}
+
+ENTRY main {
+  x = bf16[384,128,128] parameter(0)
+  ninf = bf16[] constant(-inf)
+  m = bf16[384,128] reduce(x, ninf), dimensions={2}, to_apply=max
+  ROOT out = (bf16[384,128]) tuple(m)
+}
+)";
+  auto module = ParseModule(text);
+  ASSERT_TRUE(module.ok()) << module.status().message();
+  ChipConfig chip = Chip("v4");
+  auto lowered = codegen::LowerModule(**module, chip, {});
+  ASSERT_TRUE(lowered.ok()) << lowered.status().message();
+  sim::DispatchLog log;
+  sim::Simulator s(chip, lowered->program, {.dispatch_log = &log, .timing_only = true});
+  ASSERT_TRUE(s.Run().ok());
+  auto t = sim::timing::RunTiming(chip, log, {.record_instructions = false});
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EXPECT_LT(t->stats.cycles, 1.8 * t->stats.roofline_cycles)
+      << t->stats.cycles << " cycles, roofline " << t->stats.roofline_cycles;
+}
+
+// ---- fusion(kind=row) (kernels_row.cc) ----
+
+// Layer normalization then softmax over the last dim of x = [A, B, C]; with
+// `transposed` x is a transpose of a [B, A, C] parameter (the row dims of
+// the tiles are then not contiguous). Returns the module after the fusion
+// pass (chip form).
+std::string RowModuleText(const char* t, int64_t a, int64_t b, int64_t c, bool transposed) {
+  std::string x = transposed ? fmt::format("  y = {0}[{2},{1},{3}] parameter(0)\n  x = {0}[{1},{2},{3}] transpose(y), "
+                                           "dimensions={{1,0,2}}\n",
+                                           t, a, b, c)
+                             : fmt::format("  x = {}[{},{},{}] parameter(0)\n", t, a, b, c);
+  std::string text = fmt::format(R"(HloModule rows
+
+add.1 {{
+  p = {0}[] parameter(0)
+  q = {0}[] parameter(1)
+  ROOT r = {0}[] add(p, q)
+}}
+
+max.1 {{
+  p.1 = {0}[] parameter(0)
+  q.1 = {0}[] parameter(1)
+  ROOT r.1 = {0}[] maximum(p.1, q.1)
+}}
+
+ENTRY main {{
+{4}  zero = {0}[] constant(0)
+  sum = {0}[{1},{2}] reduce(x, zero), dimensions={{2}}, to_apply=add.1
+  k = {0}[] constant({5})
+  ks = {0}[{1},{2}] broadcast(k), dimensions={{}}
+  mean = {0}[{1},{2}] multiply(sum, ks)
+  mean.b = {0}[{1},{2},{3}] broadcast(mean), dimensions={{0,1}}
+  c = {0}[{1},{2},{3}] subtract(x, mean.b)
+  sq = {0}[{1},{2},{3}] multiply(c, c)
+  var.sum = {0}[{1},{2}] reduce(sq, zero), dimensions={{2}}, to_apply=add.1
+  var = {0}[{1},{2}] multiply(var.sum, ks)
+  eps = {0}[] constant(1e-05)
+  epss = {0}[{1},{2}] broadcast(eps), dimensions={{}}
+  var.eps = {0}[{1},{2}] add(var, epss)
+  inv = {0}[{1},{2}] rsqrt(var.eps)
+  inv.b = {0}[{1},{2},{3}] broadcast(inv), dimensions={{0,1}}
+  norm = {0}[{1},{2},{3}] multiply(c, inv.b)
+  gamma = {0}[{3}] parameter(1)
+  gamma.b = {0}[{1},{2},{3}] broadcast(gamma), dimensions={{2}}
+  scaled = {0}[{1},{2},{3}] multiply(norm, gamma.b)
+  beta = {0}[{3}] parameter(2)
+  beta.b = {0}[{1},{2},{3}] broadcast(beta), dimensions={{2}}
+  ln = {0}[{1},{2},{3}] add(scaled, beta.b)
+  ninf = {0}[] constant(-inf)
+  mx = {0}[{1},{2}] reduce(ln, ninf), dimensions={{2}}, to_apply=max.1
+  mx.b = {0}[{1},{2},{3}] broadcast(mx), dimensions={{0,1}}
+  shifted = {0}[{1},{2},{3}] subtract(mx.b, ln)
+  e = {0}[{1},{2},{3}] exponential(shifted)
+  s = {0}[{1},{2}] reduce(e, zero), dimensions={{2}}, to_apply=add.1
+  s.b = {0}[{1},{2},{3}] broadcast(s), dimensions={{0,1}}
+  sm = {0}[{1},{2},{3}] divide(e, s.b)
+  ROOT out = ({0}[{1},{2},{3}]) tuple(sm)
+}}
+)",
+                                 t, a, b, c, x, 1.0 / static_cast<double>(c));
+  return text;
+}
+
+// The module after the fusion pass (chip form).
+std::string FusedText(const std::string& text) {
+  auto m = ParseModule(text, "test");
+  EXPECT_TRUE(m.ok()) << m.status().message();
+  if (!m.ok()) return "";
+  compiler::PassManager pm;
+  EXPECT_TRUE(pm.AddByName("fusion").ok());
+  auto r = pm.Run(**m);
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return Print(**m);
+}
+
+std::string RowFusedModule(const char* t, int64_t a, int64_t b, int64_t c, bool transposed) {
+  return FusedText(RowModuleText(t, a, b, c, transposed));
+}
+
+// The outputs of `text` run on the simulated chip with `args`.
+std::vector<Literal> RunOnChip(const std::string& text, const std::string& chip_name, const std::vector<Literal>& args) {
+  std::vector<Literal> outs;
+  auto m = ParseModule(text, "test");
+  EXPECT_TRUE(m.ok()) << m.status().message();
+  if (!m.ok()) return outs;
+  ChipConfig chip = Chip(chip_name);
+  auto lowered = LowerModule(**m, chip, {});
+  EXPECT_TRUE(lowered.ok()) << lowered.status().message();
+  if (!lowered.ok()) return outs;
+  sim::Simulator s(chip, lowered->program);
+  if (!lowered->constants.empty()) {
+    Literal c(Shape(DType::kS8, {static_cast<int64_t>(lowered->constants.size())}), lowered->constants);
+    EXPECT_TRUE(s.SetBuffer("constants", c).ok());
+  }
+  for (size_t i = 0; i < args.size(); ++i)
+    EXPECT_TRUE(s.SetBuffer(lowered->inputs[i].buffer, ToChip(args[i], lowered->inputs[i].shape.dtype)).ok());
+  Status run = s.Run();
+  EXPECT_TRUE(run.ok()) << run.message();
+  if (!run.ok()) return outs;
+  for (const auto& o : lowered->outputs) {
+    auto got = s.GetBuffer(o.buffer);
+    EXPECT_TRUE(got.ok());
+    if (got.ok()) outs.push_back(std::move(*got));
+  }
+  return outs;
+}
+
+// The ops of the kernels `text` lowers to on `chip_name`.
+std::vector<std::string> LoweredOps(const std::string& text, const std::string& chip_name) {
+  std::vector<std::string> ops;
+  auto m = ParseModule(text, "test");
+  if (!m.ok()) return ops;
+  auto lowered = LowerModule(**m, Chip(chip_name), {});
+  EXPECT_TRUE(lowered.ok()) << lowered.status().message();
+  if (lowered.ok())
+    for (const auto& k : lowered->kernels) ops.push_back(k.op);
+  return ops;
+}
+
+TEST(VpuKernels, RowFusionLayerNormSoftmax) {
+  // One kernel; f32 values match the evaluator bit for bit (each op rounds
+  // as the evaluator's, reductions fold left to right). A first operand
+  // broadcast of subtract (max - ln) runs as -(ln - max). Rows of 300 values
+  // (not a multiple of 128), tiles of a few rows each, on two cores (v4) and
+  // one (v5e); then the same with the row dims transposed in HBM.
+  for (bool transposed : {false, true}) {
+    SCOPED_TRACE(transposed);
+    const std::string m = RowFusedModule("f32", 6, 50, 300, transposed);
+    const std::vector<std::string> ops = LoweredOps(m, "v4");
+    ASSERT_EQ(ops.size(), 1u) << m;
+    EXPECT_EQ(ops[0].rfind("fusion(row: ", 0), 0u) << ops[0];
+    RunAndCompare(m, "v4", {}, -3, 3);
+    RunAndCompare(m, "v5e", {}, -3, 3);
+  }
+}
+
+TEST(VpuKernels, RowFusionStoresInItsTransposesLayout) {
+  // A row fusion read only by a transpose that is reshaped (layer norm's
+  // output going to the next attention block as [S, B, C] -> [S*B, C]): the
+  // fusion writes its tiles through the transposed layout, so neither the
+  // transpose nor the reshape is a copy kernel.
+  std::string raw = RowModuleText("f32", 6, 50, 300, false);
+  const std::string root = "  ROOT out = (f32[6,50,300]) tuple(sm)\n";
+  ASSERT_NE(raw.find(root), std::string::npos);
+  raw.replace(raw.find(root), root.size(),
+              "  t = f32[50,6,300] transpose(sm), dimensions={1,0,2}\n  rs = f32[300,300] reshape(t)\n"
+              "  n = f32[300,300] negate(rs)\n  ROOT out = (f32[300,300]) tuple(n)\n");
+  const std::string m = FusedText(raw);
+  const std::vector<std::string> ops = LoweredOps(m, "v4");
+  ASSERT_EQ(ops.size(), 2u) << m;
+  EXPECT_EQ(ops[0].rfind("fusion(row: ", 0), 0u) << ops[0];
+  EXPECT_EQ(ops[1], "negate");
+  RunAndCompare(m, "v4");
+}
+
+TEST(VpuKernels, RowFusionBf16MatchesSeparateKernels) {
+  // bf16: every op rounds to bf16 as in the evaluator, but reductions add in
+  // f32 and round once (the evaluator rounds after every step), as the
+  // separate reduce kernels do: the fused kernel gives the unfused chip
+  // program's bits.
+  const std::string raw = RowModuleText("bf16", 4, 128, 768, false);
+  const std::string fused = FusedText(raw);
+  EXPECT_NE(fused.find("kind=row"), std::string::npos);
+  auto m = ParseModule(raw, "test");
+  ASSERT_TRUE(m.ok());
+  std::mt19937 rng(3);
+  std::vector<Literal> args;
+  for (const Instruction* p : (*m)->Inputs()) args.push_back(RandomLiteral(p->shape, rng, -3, 3));
+  std::vector<Literal> a = RunOnChip(raw, "v4", args), b = RunOnChip(fused, "v4", args);
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  ASSERT_EQ(a[0].num_elements(), b[0].num_elements());
+  EXPECT_EQ(a[0].bytes(), b[0].bytes());
+  EXPECT_GT(LoweredOps(raw, "v4").size(), 10u);
+  EXPECT_EQ(LoweredOps(fused, "v4").size(), 1u);
 }
 
 TEST(VpuKernels, StridedOperandViewsAndLongRows) {

@@ -2,6 +2,8 @@
 // names the instruction and the rule it breaks.
 #include "xtpu/compiler/chip_form.h"
 
+#include <map>
+
 #include <fmt/format.h>
 
 #include "xtpu/compiler/passes/lowering_util.h"
@@ -122,6 +124,60 @@ Status CheckLoopFusion(const Instruction& f) {
   return OkStatus();
 }
 
+// fusion(kind=row): see chip_form.h.
+Status CheckRowFusion(const Instruction& f) {
+  const Computation& c = *f.to_apply;
+  const std::vector<int64_t>& full = f.shape.dims;
+  if (full.size() < 2) return Broken(f, "row fusion needs a result of rank 2 or more");
+  const std::vector<int64_t> row(full.begin(), full.end() - 1);
+  auto float_t = [](DType t) { return t == DType::kF32 || t == DType::kBF16; };
+  for (const auto& up : c.instructions()) {
+    const Instruction& i = *up;
+    RETURN_IF_ERROR(CheckDTypes(i, i.shape));
+    if (!float_t(i.shape.dtype)) return Broken(i, "row fusion %{} holds only f32 and bf16 values", f.name);
+    const bool is_full = i.shape.dims == full, is_row = i.shape.dims == row;
+    switch (i.opcode) {
+      case Opcode::kParameter:
+        if (!is_full && !is_row && !(i.shape.rank() == 1 && i.shape.dims[0] == full.back()))
+          return Broken(i, "a parameter of row fusion %{} must be of its shape, its row shape or [{}]", f.name,
+                        full.back());
+        continue;
+      case Opcode::kConstant:
+        if (!i.shape.is_scalar()) return Broken(i, "row fusion %{} may hold only scalar constants", f.name);
+        continue;
+      case Opcode::kBroadcast: {
+        const Instruction* src = i.operands[0];
+        const int64_t r = static_cast<int64_t>(full.size());
+        std::vector<int64_t> rows(full.size() - 1);
+        for (size_t k = 0; k < rows.size(); ++k) rows[k] = static_cast<int64_t>(k);
+        const bool scalar = src->opcode == Opcode::kConstant && src->shape.is_scalar() && (is_full || is_row);
+        const bool row_b = is_full && src->shape.dims == row && i.dimensions == rows;
+        const bool vec_b = is_full && src->opcode == Opcode::kParameter && src->shape.rank() == 1 &&
+                           i.dimensions == std::vector<int64_t>{r - 1};
+        if (!scalar && !row_b && !vec_b)
+          return Broken(i, "row fusion %{} broadcasts only scalar constants, row values along the last dim and "
+                        "vector parameters over the rows", f.name);
+        continue;
+      }
+      case Opcode::kReduce:
+        if (!is_row || i.operands[0]->shape.dims != full ||
+            i.dimensions != std::vector<int64_t>{static_cast<int64_t>(full.size()) - 1} ||
+            i.operands[1]->opcode != Opcode::kConstant)
+          return Broken(i, "a reduce in row fusion %{} must reduce a value of its shape over the last dim", f.name);
+        continue;
+      default:
+        if (!IsElementwise(i)) return Broken(i, "row fusion %{} holds an op other than elementwise, broadcast "
+                                           "and reduce", f.name);
+        if (!is_full && !is_row) return Broken(i, "not of row fusion %{}'s shape or row shape", f.name);
+        for (const Instruction* o : i.operands)
+          if (o->shape.dims != i.shape.dims)
+            return Broken(i, "operand %{} is not of the shape of its op in row fusion %{}", o->name, f.name);
+    }
+  }
+  if (c.root()->shape.dims != full) return Broken(f, "row fusion's root must be of its shape");
+  return OkStatus();
+}
+
 Status CheckOutputFusion(const Instruction& f) {
   const Computation& c = *f.to_apply;
   // Find the dot/convolution; the root must be reached from it by a chain.
@@ -139,6 +195,9 @@ Status CheckOutputFusion(const Instruction& f) {
   RETURN_IF_ERROR(mm->opcode == Opcode::kDot ? CheckDot(*mm) : CheckConvolution(*mm));
   const std::vector<int64_t>& dims = mm->shape.dims;
   // Walk the chain backward from the root.
+  std::map<const Instruction*, size_t> index;
+  for (const auto& up : c.instructions()) index[up.get()] = index.size();
+  int saved_reads = 0;
   const Instruction* cur = c.root();
   while (cur != mm) {
     RETURN_IF_ERROR(CheckDTypes(*cur, cur->shape));
@@ -150,6 +209,12 @@ Status CheckOutputFusion(const Instruction& f) {
                                      o->opcode != Opcode::kParameter && !IsScalarConstant(o));
       if (chain_value && o->shape.dims == dims && !chain) {
         chain = o;
+        continue;
+      }
+      if (chain_value && o->shape.dims == dims && o != chain && ++saved_reads <= 1) {
+        // One op may read two chain values (x * f(x)): the walk goes on from
+        // the later one, which reaches the earlier.
+        if (index.at(o) > index.at(chain)) chain = o;
         continue;
       }
       bool residual = o->opcode == Opcode::kParameter && o->parameter_number >= 2 && o->shape.dims == dims;
@@ -191,6 +256,7 @@ Status CheckInstruction(const Computation& entry, const Instruction& i) {
     case Opcode::kGather: return CheckGather(i);
     case Opcode::kFusion:
       if (i.to_apply == nullptr) return Broken(i, "fusion has no called computation");
+      if (i.fusion_kind == FusionKind::kRow) return CheckRowFusion(i);
       return i.fusion_kind == FusionKind::kLoop ? CheckLoopFusion(i) : CheckOutputFusion(i);
     case Opcode::kReduceWindow: return Broken(i, "reduce-window must be decomposed (run decompose)");
     case Opcode::kIota: return Broken(i, "iota must be folded to a constant (run decompose)");

@@ -26,6 +26,12 @@
 //    other operand is a parameter of the output shape (residual add), a
 //    broadcast of a parameter along the last dimension only (bias), or a
 //    scalar constant (relu = maximum with 0; relu6 = clamp/min-max).
+//  - fusion (kind=row): f32/bf16 values of the result's shape F = [..., C]
+//    (rank >= 2) or its row shape F[:-1]: elementwise ops on either,
+//    reduces of F-shaped values over the last dim (init a scalar constant),
+//    broadcasts of row values along the last dim, of [C] parameters over the
+//    rows and of scalar constants; parameters of shape F, F[:-1] or [C]; the
+//    root of shape F (softmax, layer normalization).
 //  - int8: dot/convolution (or an output fusion around one) with s8 operands
 //    and an s32 result (made by the int8-matmul pass from QDQ / QLinear
 //    models); lowered to the MXU's s8 mode (v1, v4).

@@ -3,11 +3,19 @@
 
 namespace xtpu {
 
-std::string_view FusionKindName(FusionKind k) { return k == FusionKind::kLoop ? "loop" : "output"; }
+std::string_view FusionKindName(FusionKind k) {
+  switch (k) {
+    case FusionKind::kLoop: return "loop";
+    case FusionKind::kOutput: return "output";
+    case FusionKind::kRow: return "row";
+  }
+  return "loop";
+}
 
 std::optional<FusionKind> ParseFusionKind(std::string_view s) {
   if (s == "loop") return FusionKind::kLoop;
   if (s == "output") return FusionKind::kOutput;
+  if (s == "row") return FusionKind::kRow;
   return std::nullopt;
 }
 

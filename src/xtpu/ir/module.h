@@ -67,7 +67,7 @@ struct GatherDims {
 // generator emits one kernel per fusion): kLoop, elementwise ops over one
 // output shape; kOutput, a dot or convolution followed by an epilogue of
 // elementwise ops (see compiler/chip_form.h). Text: "loop", "output".
-enum class FusionKind : uint8_t { kLoop, kOutput };
+enum class FusionKind : uint8_t { kLoop, kOutput, kRow };
 std::string_view FusionKindName(FusionKind k);
 std::optional<FusionKind> ParseFusionKind(std::string_view s);
 

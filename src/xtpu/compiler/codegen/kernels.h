@@ -32,6 +32,9 @@ Status EmitLoopFusion(LoweringContext& ctx, const Instruction& inst, const View&
 // false if `inst` is not one (kernels_window.cc).
 StatusOr<bool> TryEmitWindowReduce(LoweringContext& ctx, const Instruction& inst, const View& out);
 Status EmitReduce(LoweringContext& ctx, const Instruction& inst, const View& out);
+// fusion(kind=row): row reductions and elementwise ops on tiles of whole rows
+// (kernels_row.cc).
+Status EmitRowFusion(LoweringContext& ctx, const Instruction& inst, const View& out);
 Status EmitConcatenate(LoweringContext& ctx, const Instruction& inst, const View& out);
 // operand_in_place: the operand's producer already wrote it into the box of
 // `out` (see lowering.cc); only the border is filled.

@@ -7,6 +7,7 @@
 // broadcast of a parameter along the last dim) or a residual (a parameter of
 // the output's shape); clamp with scalar-constant bounds.
 #include <algorithm>
+#include <map>
 
 #include "xtpu/compiler/codegen/kernels.h"
 #include "xtpu/compiler/codegen/mxu_sources.h"
@@ -31,6 +32,21 @@ std::optional<isa::BinOp> ChainBinOp(Opcode op) {
     case Opcode::kDivide: return isa::BinOp::kDiv;
     case Opcode::kMaximum: return isa::BinOp::kMax;
     case Opcode::kMinimum: return isa::BinOp::kMin;
+    default: return std::nullopt;
+  }
+}
+
+std::optional<isa::UnOp> ChainUnOp(Opcode op) {
+  switch (op) {
+    case Opcode::kExp: return isa::UnOp::kExp;
+    case Opcode::kLog: return isa::UnOp::kLog;
+    case Opcode::kTanh: return isa::UnOp::kTanh;
+    case Opcode::kLogistic: return isa::UnOp::kLogistic;
+    case Opcode::kSqrt: return isa::UnOp::kSqrt;
+    case Opcode::kRsqrt: return isa::UnOp::kRsqrt;
+    case Opcode::kErf: return isa::UnOp::kErf;
+    case Opcode::kNegate: return isa::UnOp::kNeg;
+    case Opcode::kAbs: return isa::UnOp::kAbs;
     default: return std::nullopt;
   }
 }
@@ -62,11 +78,46 @@ StatusOr<ParsedFusion> ParseOutputFusion(const Instruction& fusion) {
     return Unimplemented("fusion '{}': epilogue op '{}' ({}) is not supported: {}", fusion.name, i->name,
                          OpcodeName(i->opcode), why);
   };
+  // Readers of each value: a chain value read twice (by the next op and by
+  // a later op of the chain) is saved (GELU: x * f(x)).
+  std::map<const Instruction*, int> readers;
+  for (const auto& up : comp->instructions())
+    for (const Instruction* o : up->operands) readers[o]++;
+  const Instruction* saved = nullptr;
   for (const auto& up : comp->instructions()) {
     const Instruction* i = up.get();
     auto uses = std::count(i->operands.begin(), i->operands.end(), cur);
     if (uses == 0) continue;
     if (i->shape != pf.core->shape) return bad(i, "it changes the shape or dtype");
+    if (readers[cur] == 2 && saved == nullptr && uses == 1) {
+      pf.ops.push_back({{EpilogueOp::kSave}, -1});
+      saved = cur;
+    } else if (readers[cur] > 1 && !(saved == cur && readers[cur] == 2)) {
+      return bad(i, "a chain value with more readers than the next op and one later op");
+    }
+    if (i->operands.size() == 1) {
+      auto u = ChainUnOp(i->opcode);
+      if (!u || (i->shape.dtype != DType::kF32 && i->shape.dtype != DType::kBF16))
+        return bad(i, "not a float unary op of the vector unit");
+      ParsedFusion::Op e;
+      e.op.kind = EpilogueOp::kUnary;
+      e.op.unop = *u;
+      pf.ops.push_back(e);
+      cur = i;
+      continue;
+    }
+    if (saved != nullptr && i->operands.size() == 2 && uses == 1 &&
+        (i->operand(0) == saved || i->operand(1) == saved) && saved != cur) {
+      auto op = ChainBinOp(i->opcode);
+      if (!op) return bad(i, "not a binary op of the vector unit");
+      ParsedFusion::Op e;
+      e.op.kind = EpilogueOp::kSaved;
+      e.op.op = *op;
+      e.op.reversed = i->operand(0) == saved;
+      pf.ops.push_back(e);
+      cur = i;
+      continue;
+    }
     if (i->opcode == Opcode::kClamp) {
       auto lo = ScalarConstant(i->operand(0)), hi = ScalarConstant(i->operand(2));
       if (i->operand(1) != cur || !lo || !hi) return bad(i, "clamp bounds must be scalar constants");
@@ -118,7 +169,12 @@ std::string FusionOpName(const ParsedFusion& pf) {
   s += OpcodeName(pf.core->opcode);
   for (const auto& o : pf.ops) {
     s += "+";
-    s += o.op.kind == EpilogueOp::kBias ? "bias" : o.op.kind == EpilogueOp::kResidual ? "residual" : "imm";
+    s += o.op.kind == EpilogueOp::kBias       ? "bias"
+         : o.op.kind == EpilogueOp::kResidual ? "residual"
+         : o.op.kind == EpilogueOp::kUnary    ? "unary"
+         : o.op.kind == EpilogueOp::kSave     ? "save"
+         : o.op.kind == EpilogueOp::kSaved    ? "saved"
+                                              : "imm";
   }
   return s + ")";
 }

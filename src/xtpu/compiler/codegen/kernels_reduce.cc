@@ -14,7 +14,8 @@
 // EmitMapJob: the chunk for step j+1 loads while step j reduces, and the
 // reduce of step j writes its running value into the acc slot of buffer
 // (j+1) % 2 (or, for the last chunk of a block, into the output slot that
-// the store drains).
+// the store drains). Lane reductions of one chunk per block run four
+// buffers deep over two XLUs when the chip has them.
 #include <algorithm>
 #include <numeric>
 
@@ -113,11 +114,20 @@ Status EmitReduce(LoweringContext& ctx, const Instruction& inst, const View& out
   ASSIGN_OR_RETURN(View ov, out.Reshape({O, I}));
   const bool lanes = I == 1;
   // Tile sizes: ic inner columns, rc reduced rows/columns, oc outer rows.
-  const int64_t budget_elems = std::min(kMaxTileElements, VmemBudget(em) / (4 * esz));
+  // Lane reductions whose rows fit a tile whole (one chunk per block) run
+  // `depth` = 4 buffers deep, alternating between two XLUs: step j's
+  // semaphores (slot j % 4) all belong to XLU j % 2, so each still has one
+  // producer and one consumer unit. Chunked reductions stay two deep on one
+  // unit (each chunk continues the previous chunk's running value in the
+  // other buffer).
   const int64_t ic = lanes ? 1 : std::min<int64_t>(I, 4096);
+  const int64_t full_budget = std::min(kMaxTileElements, VmemBudget(em) / (4 * esz));
+  const bool deep = lanes && em.Xlus() >= 2 && full_budget / 2 / ic - 1 >= R;
+  const int depth = deep ? 4 : 2;
+  const int64_t budget_elems = full_budget * 2 / depth;
   const int64_t rc = std::clamp<int64_t>(budget_elems / ic - 1, 1, R);
   int64_t oc = std::clamp<int64_t>(budget_elems / ((rc + 1) * ic), 1, O);
-  oc = std::min(oc, std::max<int64_t>(1, (O + 2 * em.Cores() - 1) / (2 * em.Cores())));
+  oc = std::min(oc, std::max<int64_t>(1, (O + depth * em.Cores() - 1) / (depth * em.Cores())));
   const int64_t pitch = (rc + 1) * ic * esz;  // bytes per outer row of a buffer
   // Blocks (outer x inner ranges), each with its chunks.
   struct Block {
@@ -140,9 +150,9 @@ Status EmitReduce(LoweringContext& ctx, const Instruction& inst, const View& out
           steps.push_back({bl.o0, bl.oc, bl.i0, bl.ic, r0, std::min(rc, R - r0), r0 == 0, r0 + rc >= R, k - lo});
       }
       const int64_t nblk = hi - lo, n = static_cast<int64_t>(steps.size());
-      int64_t buf[2], obuf[2];
-      int ready[2], in_free[2], out_ready[2], out_free[2];
-      for (int s = 0; s < 2; ++s) {
+      int64_t buf[4], obuf[4];
+      int ready[4], in_free[4], out_ready[4], out_free[4];
+      for (int s = 0; s < depth; ++s) {
         ASSIGN_OR_RETURN(buf[s], em.AllocVmem(c, oc * pitch));
         ASSIGN_OR_RETURN(obuf[s], em.AllocVmem(c, oc * ic * esz));
         ASSIGN_OR_RETURN(ready[s], em.AllocSem(c));
@@ -153,11 +163,11 @@ Status EmitReduce(LoweringContext& ctx, const Instruction& inst, const View& out
       const int engines = em.DmaEngines();
       auto load = [&](int64_t j) {
         const Step& p = steps[j];
-        const int s = static_cast<int>(j % 2);
+        const int s = static_cast<int>(j % depth);
         const int eng = (2 * s) % engines;
         const int64_t row = lanes ? esz : ic * esz;  // VMEM stride of the reduced index (acc in front)
         View data = xv.SubRange(0, p.o0, p.oc).SubRange(1, p.r0, p.rc).SubRange(2, p.i0, p.ic);
-        Sync first{.wait = j >= 2 ? in_free[s] : -1};
+        Sync first{.wait = j >= depth ? in_free[s] : -1};
         if (p.first) {
           View iv;
           iv.base = init.base;
@@ -170,14 +180,15 @@ Status EmitReduce(LoweringContext& ctx, const Instruction& inst, const View& out
         first.signal = ready[s];
         DmaStrided(em, c, eng, true, data, buf[s] + row, {pitch, row, esz}, first);
       };
-      const int unit = 0;
+      XTPU_CHECK(!deep || rc >= R);
       const isa::Opcode nop = lanes ? isa::Opcode::kXluNop : isa::Opcode::kVpuNop;
-      for (int64_t j = 0; j < std::min<int64_t>(n, 2); ++j) load(j);
+      for (int64_t j = 0; j < std::min<int64_t>(n, depth); ++j) load(j);
       for (int64_t j = 0; j < n; ++j) {
         const Step& p = steps[j];
-        const int s = static_cast<int>(j % 2), so = static_cast<int>(p.block % 2);
+        const int s = static_cast<int>(j % depth), so = static_cast<int>(p.block % depth);
+        const int unit = deep ? s % 2 : 0;
         em.Emit(c, nop, unit, {}, {.wait = ready[s]});
-        if (p.last && p.block >= 2) em.Emit(c, nop, unit, {}, {.wait = out_free[so]});
+        if (p.last && p.block >= depth) em.Emit(c, nop, unit, {}, {.wait = out_free[so]});
         if (lanes) {
           const int64_t dst = p.last ? obuf[so] : buf[1 - s];
           em.Emit(c, isa::Opcode::kXluReduce, unit,
@@ -195,13 +206,13 @@ Status EmitReduce(LoweringContext& ctx, const Instruction& inst, const View& out
                     sync);
           }
         }
-        if (j + 2 < n) em.Emit(c, nop, unit, {}, {.signal = in_free[s]});
+        if (j + depth < n) em.Emit(c, nop, unit, {}, {.signal = in_free[s]});
         if (p.last) {
           View dst = ov.SubRange(0, p.o0, p.oc).SubRange(1, p.i0, p.ic);
           em.DmaStore(c, (2 * so + 1) % engines, obuf[so], dst,
-                      {.wait = out_ready[so], .signal = p.block + 2 < nblk ? out_free[so] : -1});
+                      {.wait = out_ready[so], .signal = p.block + depth < nblk ? out_free[so] : -1});
         }
-        if (j + 2 < n) load(j + 2);
+        if (j + depth < n) load(j + depth);
       }
     }
     return OkStatus();

@@ -229,6 +229,57 @@ bool IsView(const Instruction& inst) {
   }
 }
 
+// Transposes that move the minor dim and whose every reader is a batched dot
+// (rhs rank = lhs rank >= 3) taking it as the rhs (only).
+std::set<const Instruction*> DotWeightTransposes(const Computation& entry) {
+  std::unordered_map<const Instruction*, int> dot_uses, other_uses;
+  for (const auto& i : entry.instructions()) {
+    for (size_t k = 0; k < i->operands.size(); ++k) {
+      const Instruction* o = i->operand(k);
+      const bool batched_rhs = i->opcode == Opcode::kDot && k == 1 && i->operand(0) != o &&
+                               i->operand(0)->shape.rank() == o->shape.rank() && o->shape.rank() >= 3 &&
+                               !i->dot_dims.rhs_batch.empty();
+      (batched_rhs ? dot_uses : other_uses)[o]++;
+    }
+  }
+  std::set<const Instruction*> out;
+  for (const auto& i : entry.instructions())
+    if (i->opcode == Opcode::kTranspose && !IsView(*i) && dot_uses.count(i.get()) && !other_uses.count(i.get()))
+      out.insert(i.get());
+  return out;
+}
+
+bool IsElementwiseOp(const Instruction& inst) {
+  return OpcodeKind(inst.opcode) == OpKind::kUnary || OpcodeKind(inst.opcode) == OpKind::kBinary ||
+         inst.opcode == Opcode::kCompare || inst.opcode == Opcode::kSelect || inst.opcode == Opcode::kClamp ||
+         inst.opcode == Opcode::kConvert;
+}
+
+// A value whose one reader is a transpose that keeps the minor dim (a view)
+// and is reshaped: its kernel can write it in the transpose's layout. Only
+// kernels that store through any strided view: dots, loop and row fusions,
+// elementwise ops.
+const Instruction* TransposedHome(const Instruction& inst,
+                                  const std::unordered_map<const Instruction*, std::vector<const Instruction*>>& users,
+                                  const std::set<const Instruction*>& dot_views) {
+  const bool kind = inst.opcode == Opcode::kDot ||
+                    (inst.opcode == Opcode::kFusion &&
+                     (inst.fusion_kind == FusionKind::kLoop || inst.fusion_kind == FusionKind::kRow)) ||
+                    IsElementwiseOp(inst);
+  if (!kind || inst.shape.rank() < 2) return nullptr;
+  auto it = users.find(&inst);
+  if (it == users.end() || it->second.size() != 1) return nullptr;
+  const Instruction* t = it->second[0];
+  if (t->opcode != Opcode::kTranspose || !IsView(*t) || dot_views.count(t) ||
+      std::count(t->operands.begin(), t->operands.end(), &inst) != 1)
+    return nullptr;
+  auto tu = users.find(t);
+  if (tu == users.end()) return nullptr;
+  for (const Instruction* u : tu->second)
+    if (u->opcode == Opcode::kReshape) return t;
+  return nullptr;
+}
+
 StatusOr<View> ViewOf(const Instruction& inst, const View& in) {
   switch (inst.opcode) {
     case Opcode::kReshape:
@@ -388,6 +439,12 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
 
   // ---- liveness: the buffer behind each value, and its last use ----
   const auto& insts = entry.instructions();
+  // Transposes read only as the weights of batched dots (attention's keys,
+  // [B, S, D] -> [B, D, S]) stay views: the dot kernel loads their
+  // contiguous rows and transposes them in VMEM (kernels_mxu_batched.cc)
+  // instead of a copy kernel moving them through HBM.
+  const std::set<const Instruction*> dot_views = DotWeightTransposes(entry);
+  auto is_view = [&](const Instruction& inst) { return IsView(inst) || dot_views.count(&inst) > 0; };
   std::unordered_map<const Instruction*, int> index;
   for (size_t i = 0; i < insts.size(); ++i) index[insts[i].get()] = static_cast<int>(i);
   // owner: the instruction whose arena block holds a value (views share it).
@@ -401,7 +458,7 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
   for (size_t i = 0; i < insts.size(); ++i) {
     const Instruction* inst = insts[i].get();
     if (!owner.count(inst))
-      owner[inst] = (IsView(*inst) && owner.count(inst->operand(0))) ? owner[inst->operand(0)] : inst;
+      owner[inst] = (is_view(*inst) && owner.count(inst->operand(0))) ? owner[inst->operand(0)] : inst;
     for (const Instruction* op : inst->operands) {
       const Instruction* ow = owner.count(op) ? owner[op] : op;
       last_use[ow] = std::max(last_use[ow], static_cast<int>(i));
@@ -413,11 +470,14 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
   for (const Instruction* o : root->operands) output_count[o]++;
   for (size_t i = 0; i < root->operands.size(); ++i) {
     const Instruction* o = root->operand(i);
-    bool kernel_result = o->opcode != Opcode::kParameter && o->opcode != Opcode::kConstant && !IsView(*o);
+    bool kernel_result = o->opcode != Opcode::kParameter && o->opcode != Opcode::kConstant && !is_view(*o);
     if (kernel_result && output_count[o] == 1) output_of[o] = static_cast<int>(i);
   }
 
   const std::set<const Instruction*> bf16_values = Bf16Values(entry, options);
+  std::unordered_map<const Instruction*, std::vector<const Instruction*>> users;
+  for (const auto& i : entry.instructions())
+    for (const Instruction* op : i->operands) users[op].push_back(i.get());
 
   // ---- one kernel (or view) per instruction ----
   for (size_t i = 0; i < insts.size(); ++i) {
@@ -425,7 +485,7 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
     if (options.progress) options.progress(static_cast<double>(i) / insts.size());
     if (inst.opcode == Opcode::kParameter || inst.opcode == Opcode::kConstant || inst.opcode == Opcode::kTuple) continue;
     size_t kernels_before = em.kernels().size();
-    if (IsView(inst)) {
+    if (is_view(inst)) {
       ASSIGN_OR_RETURN(View in, ctx.ValueView(inst.operand(0)));
       StatusOr<View> v = ViewOf(inst, in);
       if (v.ok()) {
@@ -461,6 +521,17 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
       pad_home[p] = home;
       result = home;
       for (int d = 0; d < home.rank(); ++d) result = result.SubRange(d, p->padding[d].lo, s.dims[d]);
+    } else if (const Instruction* t = TransposedHome(inst, users, dot_views); t != nullptr) {
+      // Stored in the layout of its one reader, a transpose (a view), so that
+      // reshapes of the transpose are views too and need no copy (attention's
+      // heads: [B*H, S, D] -> [S, B*H, D] -> [S*B, H*D]).
+      View dense = View::Dense(impl.arena.Alloc(s.byte_size()), s.dtype, t->shape.dims);
+      std::vector<int64_t> inv(t->dimensions.size());
+      for (size_t k = 0; k < inv.size(); ++k) inv[t->dimensions[k]] = static_cast<int64_t>(k);
+      result = dense.Transpose(inv);
+      if (impl.arena.base() + impl.arena.peak() > impl.const_low)
+        return Error("HBM is full at '{}': activations need {} and constants {} (HBM {})", inst.name,
+                     FormatBytes(impl.arena.peak()), FormatBytes(impl.const_bytes), FormatBytes(chip.hbm.bytes));
     } else {
       result = View::Dense(impl.arena.Alloc(s.byte_size()), s.dtype, s.dims);
       if (impl.arena.base() + impl.arena.peak() > impl.const_low)
@@ -479,7 +550,9 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
         st = EmitConvolution(ctx, inst, result);
         break;
       case Opcode::kFusion:
-        st = inst.fusion_kind == FusionKind::kOutput ? EmitOutputFusion(ctx, inst, result) : EmitLoopFusion(ctx, inst, result);
+        st = inst.fusion_kind == FusionKind::kOutput ? EmitOutputFusion(ctx, inst, result)
+             : inst.fusion_kind == FusionKind::kRow  ? EmitRowFusion(ctx, inst, result)
+                                                     : EmitLoopFusion(ctx, inst, result);
         break;
       case Opcode::kReduce:
         st = EmitReduce(ctx, inst, result);

@@ -36,9 +36,15 @@ int Dma(ProgramEmitter& em, int core, int engine, bool load, const View& hbm, in
   return DmaStrided(em, core, engine, load, hbm, vmem, vmem_strides, sync);
 }
 
+bool EpilogueSaves(const std::vector<EpilogueOp>& epilogue) {
+  for (const EpilogueOp& e : epilogue)
+    if (e.kind == EpilogueOp::kSave) return true;
+  return false;
+}
+
 void EmitEpilogueOps(ProgramEmitter& em, int core, const std::vector<EpilogueOp>& epilogue, int64_t tile,
                      int64_t rows, int64_t ncols, int64_t row_stride, int64_t bias_vmem, int64_t residual_vmem,
-                     int wait, int residual_free, int done_signal) {
+                     int wait, int residual_free, int done_signal, int64_t saved_vmem) {
   int pending_wait = wait;
   auto sync = [&]() {
     Sync s{.wait = pending_wait};
@@ -48,6 +54,25 @@ void EmitEpilogueOps(ProgramEmitter& em, int core, const std::vector<EpilogueOp>
   const int64_t f32 = static_cast<int64_t>(DType::kF32);
   for (const EpilogueOp& e : epilogue) {
     const int64_t op = static_cast<int64_t>(e.op);
+    if (e.kind == EpilogueOp::kUnary || e.kind == EpilogueOp::kSave) {
+      XTPU_CHECK(e.kind == EpilogueOp::kUnary || saved_vmem >= 0);
+      const bool save = e.kind == EpilogueOp::kSave;
+      em.Emit(core, Opcode::kVpuUnary, 0,
+              {{"op", static_cast<int64_t>(save ? isa::UnOp::kCopy : e.unop)}, {"dtype", f32},
+               {"dst", save ? saved_vmem : tile}, {"a", tile}, {"rows", rows}, {"cols", ncols}, {"ds", row_stride},
+               {"as", row_stride}},
+              sync());
+      continue;
+    }
+    if (e.kind == EpilogueOp::kSaved) {
+      XTPU_CHECK(saved_vmem >= 0);
+      const int64_t a = e.reversed ? saved_vmem : tile, b = e.reversed ? tile : saved_vmem;
+      em.Emit(core, Opcode::kVpuBinary, 0,
+              {{"op", op}, {"dtype", f32}, {"dst", tile}, {"a", a}, {"b", b}, {"rows", rows}, {"cols", ncols},
+               {"ds", row_stride}, {"as", row_stride}, {"bs", row_stride}},
+              sync());
+      continue;
+    }
     if (e.kind == EpilogueOp::kBinaryImm) {
       if (!e.reversed) {
         em.Emit(core, Opcode::kVpuBinaryImm, 0,

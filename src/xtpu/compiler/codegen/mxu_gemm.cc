@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <tuple>
 
 #include "xtpu/compiler/codegen/vpu_common.h"
 #include "xtpu/support/check.h"
@@ -59,7 +60,7 @@ class GemmEmitter {
     int64_t stage[2] = {-1, -1}, temp = -1;
     int64_t plane[2][3] = {{-1, -1, -1}, {-1, -1, -1}};
     int64_t out[kMaxOutSlots] = {-1, -1, -1}, res[kMaxOutSlots] = {-1, -1, -1}, res16[kMaxOutSlots] = {-1, -1, -1};
-    int64_t bias = -1;
+    int64_t bias = -1, saved = -1;
     // Channels with several consumers (the MXUs) have one semaphore per
     // consumer, so that a fast MXU cannot take a slow one's credit.
     int st_free, st_loaded, pl_ready[kMaxMxus], pl_free[2], w_ready[kMaxPieces], w_free[kMaxPieces];
@@ -164,6 +165,9 @@ Status GemmEmitter::Alloc(Core& k) {
     }
   if (has_bias_) {
     ASSIGN_OR_RETURN(k.bias, alloc(src_.Batches() * src_.N() * 4));
+  }
+  if (EpilogueSaves(job_.epilogue)) {  // one tile: the VPU runs the epilogues in order
+    ASSIGN_OR_RETURN(k.saved, alloc(out_bytes));
   }
   for (int s = 0; s < 2; ++s) {
     ASSIGN_OR_RETURN(k.stage[s], alloc(src_.StagingBytes()));
@@ -505,7 +509,8 @@ void GemmEmitter::EmitReadout(Core& k, int s, bool acc_part) {
                 {"dst", k.res[oslot]}, {"src", k.res16[oslot]}, {"rows", rows}, {"cols", ncols}, {"ds", ng * 4},
                 {"ss", ng * 2}});
     EmitEpilogueOps(em_, c, job_.epilogue, k.out[oslot], rows, ncols, ng * 4, k.bias + st.b * src_.N() * 4 + st.g * ng * 4,
-                    k.res[oslot], k.acc_done[oslot], has_res_ && free_out ? k.res_free : -1, bf16_out ? -1 : k.ep_done);
+                    k.res[oslot], k.acc_done[oslot], has_res_ && free_out ? k.res_free : -1, bf16_out ? -1 : k.ep_done,
+                    k.saved);
     if (bf16_out) {
       em_.Emit(c, Opcode::kVpuConvert, 0,
                {{"to", static_cast<int64_t>(DType::kBF16)}, {"from", static_cast<int64_t>(DType::kF32)},

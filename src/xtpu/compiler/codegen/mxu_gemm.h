@@ -61,13 +61,19 @@ struct ZeroRect {
 };
 
 // The epilogue of an output fusion, applied to the f32 output tile in VMEM.
+// kUnary: tile = unop(tile). kSave: a copy of the tile goes to the saved
+// tile (one per epilogue); kSaved: tile = tile op saved (GELU's x * (...),
+// SiLU's x * logistic(x)).
 struct EpilogueOp {
-  enum Kind { kBinaryImm, kBias, kResidual } kind = kBinaryImm;
+  enum Kind { kBinaryImm, kBias, kResidual, kUnary, kSave, kSaved } kind = kBinaryImm;
   isa::BinOp op = isa::BinOp::kAdd;
   float imm = 0;            // kBinaryImm
-  bool reversed = false;    // kBinaryImm / kBias / kResidual: other op this (sub, div)
+  bool reversed = false;    // kBinaryImm / kBias / kResidual / kSaved: other op this (sub, div)
   View operand;             // kBias: f32 [batches, N] (stride 0 allowed); kResidual: the job's out shape
+  isa::UnOp unop = isa::UnOp::kCopy;  // kUnary
 };
+// True if the epilogue saves a copy of the tile (needs a saved tile buffer).
+bool EpilogueSaves(const std::vector<EpilogueOp>& epilogue);
 
 // What a dot or convolution provides to the engine.
 class GemmSource {
@@ -155,9 +161,10 @@ int Dma(ProgramEmitter& em, int core, int engine, bool load, const View& hbm, in
 // `row_stride` bytes) with the VPU. Bias rows and residual tiles are already
 // in VMEM at the given addresses (-1 if unused). The first instruction waits
 // on `wait`, the residual's last reader signals `residual_free`.
+// `saved_vmem`: the saved tile (same row stride) when EpilogueSaves.
 void EmitEpilogueOps(ProgramEmitter& em, int core, const std::vector<EpilogueOp>& epilogue, int64_t tile,
                      int64_t rows, int64_t ncols, int64_t row_stride, int64_t bias_vmem, int64_t residual_vmem,
-                     int wait, int residual_free, int done_signal);
+                     int wait, int residual_free, int done_signal, int64_t saved_vmem = -1);
 
 int64_t CeilDiv(int64_t a, int64_t b);
 

@@ -12,11 +12,12 @@ namespace {
 
 // Bytes of VMEM a plan needs besides the LHS buffers.
 // res16: a bf16 residual also needs its bf16 staging tiles.
-int64_t FixedVmem(const Plan& p, int planes, int64_t kw, bool no_wstage, bool res, bool res16, int64_t bias_bytes) {
+int64_t FixedVmem(const Plan& p, int planes, int64_t kw, bool no_wstage, bool res, bool res16, int64_t bias_bytes,
+                  bool saves) {
   int64_t v = p.slots * planes * kw * p.ng * 2;
   if (!no_wstage) v += kw * p.ng * 4 * (planes > 1 ? 2 : 1);
   const int64_t out = p.pm * p.ms_max * p.ng * 4;
-  v += p.out_slots * out * (res ? 2 : 1) + (res16 ? p.out_slots * out / 2 : 0) + bias_bytes + 16 * 1024;
+  v += p.out_slots * out * (res ? 2 : 1) + (res16 ? p.out_slots * out / 2 : 0) + (saves ? out : 0) + bias_bytes + 16 * 1024;
   return v;
 }
 
@@ -58,6 +59,7 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
     res16 |= e.kind == EpilogueOp::kResidual && e.operand.dtype == DType::kBF16;
     if (e.kind == EpilogueOp::kBias) bias_bytes = B * N * 4;
   }
+  const bool saves = EpilogueSaves(job.epilogue);
   if (N <= 0 || Kw <= 0) return Error("'{}': empty matmul", job.name);
   const int64_t nt = CeilDiv(N, T);
   const bool triple = std::getenv("XTPU_NO_TRIPLE") == nullptr;  // (A/B in tests)
@@ -80,6 +82,17 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
     p.groups = CeilDiv(N, p.ng);
     p.tg = CeilDiv(p.ng, T);
     p.pn = static_cast<int>(std::min<int64_t>(mxus, p.tg));
+    // Fewer MXU columns when the tiles do not divide evenly among them (6
+    // tiles on 4 MXUs: 2, 2, 1, 1): a pm x pn grid with pm > 1 also splits the
+    // rows. Cost per chunk row of an MXU: its tiles, each at least a weight
+    // shift (mxu.rows cycles) long; ties keep the wider pn.
+    auto cost = [&](int pn) {
+      const int pm = std::max(1, mxus / pn);
+      const int64_t tpm = CeilDiv(p.tg, pn), ms = std::max<int64_t>(1, R / tpm);
+      return static_cast<double>(tpm) * std::max<double>(1.0, static_cast<double>(chip.mxu.rows) / ms) / pm;
+    };
+    for (int pn = p.pn - 1; pn >= 1; --pn)
+      if (mxus % pn == 0 && cost(pn) < cost(p.pn) - 1e-9) p.pn = pn;
     p.pm = std::max(1, mxus / p.pn);
     p.tpm = CeilDiv(p.tg, p.pn);
     // (Only when a half still streams rows for twice a weight tile's load:
@@ -91,12 +104,12 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
     // for it), with a third output slot if the LHS still fits beside it.
     auto fit = [&](int64_t ms) -> std::optional<Plan> {
       p.ms_max = ms;
-      int64_t fixed = FixedVmem(p, planes, Kw, no_wstage, res, res16, bias_bytes);
+      int64_t fixed = FixedVmem(p, planes, Kw, no_wstage, res, res16, bias_bytes, saves);
       if (fixed >= V || !src.Plan(p.pm * ms, V - fixed, planes)) return std::nullopt;
       if (triple) {
         Plan q = p;
         q.out_slots = 3;
-        int64_t fixed3 = FixedVmem(q, planes, Kw, no_wstage, res, res16, bias_bytes);
+        int64_t fixed3 = FixedVmem(q, planes, Kw, no_wstage, res, res16, bias_bytes, saves);
         if (fixed3 < V && src.Plan(q.pm * ms, V - fixed3, planes)) return q;
         src.Plan(p.pm * ms, V - fixed, planes);
       }
@@ -152,7 +165,7 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
     if (p.traffic < best.traffic) best = p;
   // Re-plan the source for the chosen plan (the last make() call may differ).
   {
-    int64_t fixed = FixedVmem(best, planes, Kw, no_wstage, res, res16, bias_bytes);
+    int64_t fixed = FixedVmem(best, planes, Kw, no_wstage, res, res16, bias_bytes, saves);
     if (!src.Plan(best.pm * best.ms_max, V - fixed, planes))
       return Error("internal: '{}': replanning failed", job.name);
   }

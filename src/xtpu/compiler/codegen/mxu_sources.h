@@ -39,6 +39,23 @@ StatusOr<PreparedGemm> PrepareDot(LoweringContext& ctx, const Instruction& dot, 
 StatusOr<PreparedGemm> PrepareConv(LoweringContext& ctx, const Instruction& conv, const Instruction* input,
                                    const Instruction* kernel, const std::vector<View>& outputs);
 
+// Batched dots of many small matmuls (kernels_mxu_batched.cc): the plan
+// for B independent [M, K] x [K, N] products with `in` operands and an `out`
+// result; ok = false when the shape is not one for this kernel (the GEMM
+// engine runs it). nb: batch elements per pipeline step; depth: VMEM slots.
+struct BatchedDotPlan {
+  bool ok = false;
+  int64_t nb = 0;
+  int depth = 0;
+  bool rhs_t = false;  // weights loaded as [N, K] and transposed on the XLU
+  int64_t per_batch_vmem = 0;
+};
+BatchedDotPlan PlanBatchedDot(const ChipConfig& chip, int mxus, int xlus, int64_t vmem_bytes, int64_t B, int64_t M,
+                              int64_t K, int64_t N, DType in, DType out, bool rhs_t);
+// Emits `dot` (chip form, batched non-constant rhs) with the batched kernel
+// when its plan applies; false (nothing emitted) otherwise.
+StatusOr<bool> TryEmitBatchedDot(LoweringContext& ctx, const Instruction& dot, const View& out);
+
 // Depthwise: feature_group_count == input features == output features.
 bool IsDepthwise(const Instruction& conv);
 // The depthwise convolution on the vector unit (f32 products and sums), with
