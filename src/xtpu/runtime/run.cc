@@ -79,8 +79,8 @@ StatusOr<RunResult> RunExecutable(const Executable& exe, const std::vector<Liter
     for (const ConstantData& c : exe.constants) {
       const isa::BufferDecl* b = exe.program.FindBuffer(c.buffer);
       if (!b) return Error("constant buffer '{}' is not in the program", c.buffer);
-      Literal l(b->shape, std::vector<uint8_t>(c.bytes.begin(), c.bytes.end()));
-      RETURN_IF_ERROR(s.SetBuffer(c.buffer, std::move(l)));
+      // Read in place from the executable (which outlives `s`), never copied.
+      RETURN_IF_ERROR(s.MapBuffer(c.buffer, c.bytes));
     }
     for (size_t i = 0; i < inputs.size(); ++i) {
       ASSIGN_OR_RETURN(Literal v, ToChip(exe.inputs[i], inputs[i]));

@@ -430,6 +430,7 @@ Simulator::~Simulator() = default;
 Status Simulator::SetBuffer(const std::string& name, Literal&& value) {
   const isa::BufferDecl* b = program_.FindBuffer(name);
   if (b && !device_ && value.shape().dims == b->shape.dims && value.dtype() == b->shape.dtype) {
+    mapped_.erase(name);
     given_[name] = std::move(value);
     return OkStatus();
   }
@@ -442,6 +443,7 @@ Status Simulator::SetBuffer(const std::string& name, const Literal& value) {
   if (device_) return Error("buffer '{}' set after Run", name);
   if (value.shape().dims != b->shape.dims)
     return Error("buffer '{}' is {} but the value given is {}", name, b->shape.ToString(), value.shape().ToString());
+  mapped_.erase(name);
   if (value.dtype() == b->shape.dtype) {
     given_[name] = value;
     return OkStatus();
@@ -471,6 +473,18 @@ Status Simulator::SetBuffer(const std::string& name, const Literal& value) {
   return OkStatus();
 }
 
+Status Simulator::MapBuffer(const std::string& name, std::string_view bytes) {
+  const isa::BufferDecl* b = program_.FindBuffer(name);
+  if (!b) return NotFound("program has no buffer '{}'", name);
+  if (device_) return Error("buffer '{}' set after Run", name);
+  if (static_cast<int64_t>(bytes.size()) != b->shape.byte_size())
+    return Error("buffer '{}' is {} ({} bytes) but {} bytes were given", name, b->shape.ToString(),
+                 b->shape.byte_size(), bytes.size());
+  given_.erase(name);
+  mapped_[name] = bytes;
+  return OkStatus();
+}
+
 static Memory& BufferMemory(Device& d, const isa::BufferDecl& b) {
   return b.mem == isa::MemSpace::kHbm ? d.hbm() : d.core(b.core).vmem;
 }
@@ -484,8 +498,11 @@ Status Simulator::Run() {
     if (options_.timing_only) break;  // no values
     Memory& mem = BufferMemory(*device_, b);
     auto it = given_.find(b.name);
+    auto mit = mapped_.find(b.name);
     if (it != given_.end()) {
       mem.Write(b.address, it->second.bytes().data(), b.shape.byte_size());
+    } else if (mit != mapped_.end()) {
+      mem.MapReadOnly(b.address, mit->second.data(), b.shape.byte_size());
     } else if (b.role == isa::BufferRole::kInput || b.role == isa::BufferRole::kInOut) {
       Rng rng(DeriveSeed(options_.seed, i));
       Literal lit = RandomLiteral(b.shape, rng);
@@ -501,6 +518,8 @@ StatusOr<Literal> Simulator::GetBuffer(const std::string& name) const {
   if (!device_) {
     auto it = given_.find(name);
     if (it != given_.end()) return it->second;
+    if (auto mit = mapped_.find(name); mit != mapped_.end())
+      return Literal(b->shape, std::vector<uint8_t>(mit->second.begin(), mit->second.end()));
     return Error("buffer '{}' read before Run", name);
   }
   if (options_.timing_only) return Error("buffer '{}': a timing-only run computes no values", name);

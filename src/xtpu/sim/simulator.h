@@ -100,6 +100,13 @@ class Simulator {
   Status SetBuffer(const std::string& name, const Literal& value);
   // The same, taking the value (no copy when it already has the buffer's dtype).
   Status SetBuffer(const std::string& name, Literal&& value);
+  // Sets a declared HBM buffer to `bytes` (its raw contents in its dtype,
+  // exactly its byte size) without copying them: the simulated HBM reads
+  // them in place until the program writes to them (copy on write, page by
+  // page), so constants of a loaded executable cost nothing to set up and
+  // are never modified. `bytes` must stay valid and unchanged until this
+  // Simulator is destroyed. VMEM buffers are copied.
+  Status MapBuffer(const std::string& name, std::string_view bytes);
   // Checks the program against the chip, places buffers (inputs the host did
   // not set get seeded random values), runs to completion.
   Status Run();
@@ -115,6 +122,7 @@ class Simulator {
   isa::Program program_;
   SimOptions options_;
   std::map<std::string, Literal> given_;
+  std::map<std::string, std::string_view> mapped_;  // MapBuffer
   std::unique_ptr<Device> device_;
 };
 
