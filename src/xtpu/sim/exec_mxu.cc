@@ -51,13 +51,13 @@ Status LoadWeights(Device& d, Core& c, MxuState& m, const Resolved& r, const Mem
       for (int64_t j = 0; j < n; ++j) m.wi[i * cols + j] = static_cast<int8_t>(row[j]);
     }
   }
-  d.stats().weight_load_bytes += k * n * esz;
+  c.stats.weight_load_bytes += k * n * esz;
   (void)c;
   return OkStatus();
 }
 
-Status CountMatmul(Device& d, int64_t rows, const MxuState& m, int esz, bool accumulate) {
-  SimStats& st = d.stats();
+Status CountMatmul(Core& c, int64_t rows, const MxuState& m, int esz, bool accumulate) {
+  SimStats& st = c.stats;
   st.mxu_flops += 2 * rows * m.k * m.n;
   st.vmem_read_bytes += rows * m.k * esz;
   st.acc_write_bytes += rows * m.n * 4;
@@ -80,7 +80,7 @@ Status Matmul(Device& d, Core& c, MxuState& m, const Resolved& r) {
   RETURN_IF_ERROR(CheckTile(c.vmem, lhs, stride, rows, m.k * esz));
   RETURN_IF_ERROR(d.ChargeWork(rows, m.n));
   if (rows == 0) return OkStatus();
-  if (d.timing_only()) return CountMatmul(d, rows, m, esz, accumulate);
+  if (d.timing_only()) return CountMatmul(c, rows, m, esz, accumulate);
   const int64_t cols = chip.mxu.cols;
   uint32_t* accs = d.Accumulators(m) + acc * cols;
   // Decode the LHS tile to 32-bit once; the kernel then streams it.
@@ -115,7 +115,7 @@ Status Matmul(Device& d, Core& c, MxuState& m, const Resolved& r) {
     MatmulS32(a.data(), m.k, m.wi.data(), cols, reinterpret_cast<int32_t*>(accs), cols, rows, m.k, m.n, accumulate,
               d.threads());
   }
-  return CountMatmul(d, rows, m, esz, accumulate);
+  return CountMatmul(c, rows, m, esz, accumulate);
 }
 
 Status ReadAcc(Device& d, Core& c, MxuState& m, const Resolved& r) {
@@ -145,8 +145,8 @@ Status ReadAcc(Device& d, Core& c, MxuState& m, const Resolved& r) {
     }
     c.vmem.Write(dst + i * stride, row.data(), n * esz);
   }
-  d.stats().acc_read_bytes += rows * n * 4;
-  d.stats().vmem_write_bytes += rows * n * esz;
+  c.stats.acc_read_bytes += rows * n * 4;
+  c.stats.vmem_write_bytes += rows * n * esz;
   return OkStatus();
 }
 
@@ -157,7 +157,7 @@ Status ExecMxu(Device& d, Core& c, int mxu, const Resolved& r) {
   switch (r.inst->opcode) {
     case Opcode::kMxuLoadWeights: {
       Status s = LoadWeights(d, c, m, r, c.vmem);
-      if (s.ok()) d.stats().vmem_read_bytes += m.k * m.n * DTypeBytes(m.dtype);
+      if (s.ok()) c.stats.vmem_read_bytes += m.k * m.n * DTypeBytes(m.dtype);
       return s;
     }
     case Opcode::kMxuFetchWeights: {
@@ -165,7 +165,7 @@ Status ExecMxu(Device& d, Core& c, int mxu, const Resolved& r) {
         return Error("chip '{}' has no weight FIFO (weight_fifo.depth = 0); load weights from VMEM",
                      d.chip().name);
       Status s = LoadWeights(d, c, m, r, d.hbm());
-      if (s.ok()) d.stats().hbm_read_bytes += m.k * m.n * DTypeBytes(m.dtype);
+      if (s.ok()) c.stats.hbm_read_bytes += m.k * m.n * DTypeBytes(m.dtype);
       return s;
     }
     case Opcode::kMxuMatmul: return Matmul(d, c, m, r);

@@ -166,9 +166,9 @@ Status Binary(Device& d, Core& c, const Resolved& r, bool imm_form) {
       StoreRowS32(vm, rd, cols, t, io);
     }
   }
-  d.stats().vpu_ops += rows * cols;
-  d.stats().vmem_read_bytes += rows * cols * esz * (imm_form ? 1 : 2);
-  d.stats().vmem_write_bytes += rows * cols * esz;
+  c.stats.vpu_ops += rows * cols;
+  c.stats.vmem_read_bytes += rows * cols * esz * (imm_form ? 1 : 2);
+  c.stats.vmem_write_bytes += rows * cols * esz;
   return OkStatus();
 }
 
@@ -201,9 +201,9 @@ Status Unary(Device& d, Core& c, const Resolved& r) {
       StoreRowS32(c.vmem, rd, cols, t, v.data());
     }
   }
-  d.stats().vpu_ops += rows * cols;
-  d.stats().vmem_read_bytes += rows * cols * esz;
-  d.stats().vmem_write_bytes += rows * cols * esz;
+  c.stats.vpu_ops += rows * cols;
+  c.stats.vmem_read_bytes += rows * cols * esz;
+  c.stats.vmem_write_bytes += rows * cols * esz;
   return OkStatus();
 }
 
@@ -240,9 +240,9 @@ Status Reduce(Device& d, Core& c, const Resolved& r) {
     }
     StoreRowS32(c.vmem, dst, cols, t, s.data());
   }
-  d.stats().vpu_ops += rows * cols;
-  d.stats().vmem_read_bytes += rows * cols * esz;
-  d.stats().vmem_write_bytes += cols * esz;
+  c.stats.vpu_ops += rows * cols;
+  c.stats.vmem_read_bytes += rows * cols * esz;
+  c.stats.vmem_write_bytes += cols * esz;
   return OkStatus();
 }
 
@@ -271,9 +271,9 @@ Status Convert(Device& d, Core& c, const Resolved& r) {
     if (IsFloatT(to)) StoreRowF32(c.vmem, dst + i * ds, cols, to, f.data());
     else StoreRowS32(c.vmem, dst + i * ds, cols, to, v.data());
   }
-  d.stats().vpu_ops += rows * cols;
-  d.stats().vmem_read_bytes += rows * cols * DTypeBytes(from);
-  d.stats().vmem_write_bytes += rows * cols * DTypeBytes(to);
+  c.stats.vpu_ops += rows * cols;
+  c.stats.vmem_read_bytes += rows * cols * DTypeBytes(from);
+  c.stats.vmem_write_bytes += rows * cols * DTypeBytes(to);
   return OkStatus();
 }
 
@@ -296,9 +296,9 @@ Status Requant(Device& d, Core& c, const Resolved& r) {
     }
     c.vmem.Write(dst + i * ds, o.data(), cols);
   }
-  d.stats().vpu_ops += rows * cols;
-  d.stats().vmem_read_bytes += rows * cols * 4;
-  d.stats().vmem_write_bytes += rows * cols;
+  c.stats.vpu_ops += rows * cols;
+  c.stats.vmem_read_bytes += rows * cols * 4;
+  c.stats.vmem_write_bytes += rows * cols;
   return OkStatus();
 }
 
@@ -325,9 +325,9 @@ Status Select(Device& d, Core& c, const Resolved& r) {
       if (vp[j] != 0) std::memcpy(vb.data() + j * esz, va.data() + j * esz, esz);
     vm.Write(dst + i * ds, vb.data(), cols * esz);
   }
-  d.stats().vpu_ops += rows * cols;
-  d.stats().vmem_read_bytes += rows * cols * (4 + 2 * esz);
-  d.stats().vmem_write_bytes += rows * cols * esz;
+  c.stats.vpu_ops += rows * cols;
+  c.stats.vmem_read_bytes += rows * cols * (4 + 2 * esz);
+  c.stats.vmem_write_bytes += rows * cols * esz;
   return OkStatus();
 }
 

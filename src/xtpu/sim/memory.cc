@@ -85,6 +85,7 @@ uint8_t* Memory::NewPage() {
 }
 
 uint8_t* Memory::PageForWrite(int64_t page) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto [it, fresh] = pages_.try_emplace(page, nullptr);
   if (fresh) {
     it->second = NewPage();  // zero
@@ -97,6 +98,7 @@ uint8_t* Memory::PageForWrite(int64_t page) {
 }
 
 const uint8_t* Memory::PageForRead(int64_t page) const {
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = pages_.find(page);
   return it == pages_.end() ? nullptr : it->second;
 }

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -81,6 +82,9 @@ class Memory {
   std::string name_;
   int64_t size_;
   uint8_t* dense_ = nullptr;  // mmap'd, zeroed
+  // Sparse pages; the map and the pool are shared by the threads of the
+  // simulated cores (the bytes themselves are the program's to synchronize).
+  mutable std::mutex mu_;
   std::unordered_map<int64_t, uint8_t*> pages_;
   std::vector<Mapping> mappings_;            // sorted by addr, disjoint
   std::vector<std::pair<uint8_t*, size_t>> chunks_;  // mmap'd page pools
