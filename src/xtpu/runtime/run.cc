@@ -62,13 +62,14 @@ StatusOr<RunResult> RunExecutable(const Executable& exe, const std::vector<Liter
   so.dispatch_log = options.timing ? &log : nullptr;
   so.cancel = options.cancel;
   if (options.progress && so.dispatch_log) {
-    int64_t program_size = 0;
-    for (const auto& core : exe.program.cores) program_size += static_cast<int64_t>(core.size());
+    // Estimated from core 0's log alone: the hook runs on the thread that
+    // simulates core 0, while other cores' logs may be growing on theirs.
+    const int64_t program_size = exe.program.cores.empty() ? 0 : static_cast<int64_t>(exe.program.cores[0].size());
     so.cancel = [&log, &options, program_size, polls = int64_t{0}]() mutable {
       if ((++polls & 255) == 0 && program_size > 0) {
-        int64_t pcs = 0;  // loops move the pc back, but kernels run in program order
-        for (const auto& core : log) pcs += core.empty() ? 0 : core.back().pc;
-        options.progress("simulate", static_cast<double>(pcs) / program_size);
+        // Loops move the pc back, but kernels run in program order.
+        int64_t pc = log.empty() || log[0].empty() ? 0 : log[0].back().pc;
+        options.progress("simulate", static_cast<double>(pc) / program_size);
       }
       return options.cancel && options.cancel();
     };
@@ -79,8 +80,8 @@ StatusOr<RunResult> RunExecutable(const Executable& exe, const std::vector<Liter
     for (const ConstantData& c : exe.constants) {
       const isa::BufferDecl* b = exe.program.FindBuffer(c.buffer);
       if (!b) return Error("constant buffer '{}' is not in the program", c.buffer);
-      Literal l(b->shape, std::vector<uint8_t>(c.bytes.begin(), c.bytes.end()));
-      RETURN_IF_ERROR(s.SetBuffer(c.buffer, std::move(l)));
+      // Read in place from the executable (which outlives `s`), never copied.
+      RETURN_IF_ERROR(s.MapBuffer(c.buffer, c.bytes));
     }
     for (size_t i = 0; i < inputs.size(); ++i) {
       ASSIGN_OR_RETURN(Literal v, ToChip(exe.inputs[i], inputs[i]));

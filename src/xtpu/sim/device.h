@@ -4,7 +4,10 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <condition_variable>
 #include <deque>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,6 +77,8 @@ struct Core {
   int64_t barriers_passed = 0;
   bool at_barrier = false;
   int64_t barrier_gen = 0;
+  bool idle = false;  // RunParallel: waiting for a barrier release (under Device::mu_)
+  SimStats stats;  // this core's counts (the instructions map is filled at the end)
   Core(int core_id, int64_t vmem_bytes, int64_t smem_bytes)
       : id(core_id), vmem(core_id == 0 ? "VMEM" : fmt::format("VMEM{}", core_id), vmem_bytes),
         smem("SMEM", smem_bytes) {}
@@ -90,8 +95,13 @@ class Device {
   Core& core(int i) { return cores_[i]; }
   int num_cores() const { return static_cast<int>(cores_.size()); }
   const ChipConfig& chip() const { return chip_; }
-  SimStats& stats() { return stats_; }
-  int threads() const { return threads_; }
+  const SimStats& stats() const { return stats_; }
+  // Host threads a unit may use for one instruction (the MXU kernels): all
+  // of SimOptions::threads, less one for every other core being simulated
+  // at the same moment (see RunParallel).
+  int threads() const {
+    return parallel_ ? std::max(1, threads_ - (running_.load(std::memory_order_relaxed) - 1)) : threads_;
+  }
   // SimOptions::timing_only: units check addresses and count stats but move
   // and compute no data.
   bool timing_only() const { return options_.timing_only; }
@@ -106,6 +116,13 @@ class Device {
   Status ChargeWork(int64_t rows, int64_t cols);
 
  private:
+  // The scheduler: one host thread visiting every core in turn (RunSerial),
+  // or, with SimOptions::threads >= 2 and several cores, one host thread per
+  // core (RunParallel), the cores meeting only at barriers.
+  Status RunSerial();
+  Status RunParallel(const std::vector<Core*>& cores);
+  // Counts and instruction totals of every core into stats_.
+  void CollectStats(bool instructions);
   // Returns true if the sequencer made progress.
   StatusOr<bool> RunSequencer(Core& c);
   StatusOr<bool> RunUnit(Core& c, Unit& u);
@@ -128,9 +145,18 @@ class Device {
   int64_t work_ = 0;
   int64_t steps_ = 0;
   int threads_ = 1;
+  // RunParallel: cores not idle (idle = waiting for a barrier to release,
+  // or stuck), and the state shared by the core threads, under mu_.
+  bool parallel_ = false;
+  std::atomic<int> running_{0};
+  std::atomic<bool> abort_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int idle_ = 0;
+  bool deadlock_ = false;
   int barrier_participants_ = 0;  // cores with a program
   int barrier_arrived_ = 0;       // cores waiting at the current barrier
-  int64_t barrier_generation_ = 0;  // barriers released so far
+  std::atomic<int64_t> barrier_generation_{0};  // barriers released so far (changed under mu_)
 };
 
 // Unit execution, one function per unit class (exec_*.cc). Errors are the

@@ -35,7 +35,7 @@ Status ExecDma(Device& d, Core& c, const Resolved& r) {
     for (int64_t i1 = 0; i1 < n1; ++i1)
       Memory::Copy(*dst_mem, dst + i2 * ds2 + i1 * ds1, *src_mem, src + i2 * ss2 + i1 * ss1, bytes);
   }
-  SimStats& st = d.stats();
+  SimStats& st = c.stats;
   const int64_t t = static_cast<int64_t>(total);
   if (src_mem == &d.hbm()) st.hbm_read_bytes += t;
   else st.vmem_read_bytes += t;
@@ -68,7 +68,7 @@ Status ExecDmaGather(Device& d, Core& c, const Resolved& r) {
         return Error("gather index {} at idx + {} is outside [0, limit = {})", p[i], 4 * i, limit);
     for (int64_t i = 0; i < rows; ++i) Memory::Copy(c.vmem, dst + i * bytes, d.hbm(), src + p[i] * stride, bytes);
   }
-  SimStats& st = d.stats();
+  SimStats& st = c.stats;
   st.hbm_read_bytes += static_cast<int64_t>(total);
   st.vmem_write_bytes += static_cast<int64_t>(total);
   st.vmem_read_bytes += rows * 4;

@@ -1,5 +1,6 @@
 // Functional semantics of the matrix-unit instructions (docs/isa.md):
 // load/fetch weights, matmul into the accumulators, read accumulators out.
+#include <bit>
 #include <cstring>
 
 #include "xtpu/sim/device.h"
@@ -36,12 +37,19 @@ Status LoadWeights(Device& d, Core& c, MxuState& m, const Resolved& r, const Mem
   if (d.timing_only()) {
     // No weight values; the tile's shape and dtype are all later checks need.
   } else if (t == DType::kBF16) {
-    m.wf.assign(static_cast<size_t>(k * cols), 0.0f);
+    // Only the k x n tile is ever read (row stride cols): no clearing.
+    m.wf.resize(static_cast<size_t>(k * cols));
     m.wi.clear();
+    const uint8_t* dense = mem.Data();
     for (int64_t i = 0; i < k; ++i) {
-      mem.Read(src + i * stride, row.data(), n * esz);
-      const auto* b = reinterpret_cast<const uint16_t*>(row.data());
-      for (int64_t j = 0; j < n; ++j) m.wf[i * cols + j] = bf16{b[j]}.ToFloat();
+      const uint8_t* in = dense ? dense + src + i * stride : row.data();
+      if (!dense) mem.Read(src + i * stride, row.data(), n * esz);
+      float* out = m.wf.data() + i * cols;
+      for (int64_t j = 0; j < n; ++j) {
+        uint16_t b;
+        std::memcpy(&b, in + 2 * j, 2);
+        out[j] = std::bit_cast<float>(static_cast<uint32_t>(b) << 16);
+      }
     }
   } else {
     m.wi.assign(static_cast<size_t>(k * cols), 0);
@@ -51,13 +59,13 @@ Status LoadWeights(Device& d, Core& c, MxuState& m, const Resolved& r, const Mem
       for (int64_t j = 0; j < n; ++j) m.wi[i * cols + j] = static_cast<int8_t>(row[j]);
     }
   }
-  d.stats().weight_load_bytes += k * n * esz;
+  c.stats.weight_load_bytes += k * n * esz;
   (void)c;
   return OkStatus();
 }
 
-Status CountMatmul(Device& d, int64_t rows, const MxuState& m, int esz, bool accumulate) {
-  SimStats& st = d.stats();
+Status CountMatmul(Core& c, int64_t rows, const MxuState& m, int esz, bool accumulate) {
+  SimStats& st = c.stats;
   st.mxu_flops += 2 * rows * m.k * m.n;
   st.vmem_read_bytes += rows * m.k * esz;
   st.acc_write_bytes += rows * m.n * 4;
@@ -80,7 +88,7 @@ Status Matmul(Device& d, Core& c, MxuState& m, const Resolved& r) {
   RETURN_IF_ERROR(CheckTile(c.vmem, lhs, stride, rows, m.k * esz));
   RETURN_IF_ERROR(d.ChargeWork(rows, m.n));
   if (rows == 0) return OkStatus();
-  if (d.timing_only()) return CountMatmul(d, rows, m, esz, accumulate);
+  if (d.timing_only()) return CountMatmul(c, rows, m, esz, accumulate);
   const int64_t cols = chip.mxu.cols;
   uint32_t* accs = d.Accumulators(m) + acc * cols;
   // Decode the LHS tile to 32-bit once; the kernel then streams it.
@@ -115,7 +123,7 @@ Status Matmul(Device& d, Core& c, MxuState& m, const Resolved& r) {
     MatmulS32(a.data(), m.k, m.wi.data(), cols, reinterpret_cast<int32_t*>(accs), cols, rows, m.k, m.n, accumulate,
               d.threads());
   }
-  return CountMatmul(d, rows, m, esz, accumulate);
+  return CountMatmul(c, rows, m, esz, accumulate);
 }
 
 Status ReadAcc(Device& d, Core& c, MxuState& m, const Resolved& r) {
@@ -131,22 +139,25 @@ Status ReadAcc(Device& d, Core& c, MxuState& m, const Resolved& r) {
   const int64_t cols = chip.mxu.cols;
   const uint32_t* accs = d.timing_only() ? nullptr : d.Accumulators(m);
   std::vector<uint8_t> row(static_cast<size_t>(d.timing_only() ? 0 : n * esz));
+  uint8_t* const vmem = c.vmem.MutableData();  // dense: rows written in place
   for (int64_t i = 0; i < rows && !d.timing_only(); ++i) {
     const uint32_t* src = accs + (acc + i) * cols;
     if (t == DType::kBF16) {
-      auto* b = reinterpret_cast<uint16_t*>(row.data());
+      // Round to nearest even as bf16::FromFloat, branch-free (vectorizes).
+      uint8_t* out = vmem ? vmem + dst + i * stride : row.data();
       for (int64_t j = 0; j < n; ++j) {
-        float f;
-        std::memcpy(&f, src + j, 4);
-        b[j] = bf16::FromFloat(f).bits;
+        const uint32_t u = src[j];
+        const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+        const uint16_t b = static_cast<uint16_t>((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x0040u : rounded);
+        std::memcpy(out + 2 * j, &b, 2);
       }
+      if (!vmem) c.vmem.Write(dst + i * stride, row.data(), n * 2);
     } else {
-      std::memcpy(row.data(), src, static_cast<size_t>(n * 4));  // f32 and s32: the words as they are
+      c.vmem.Write(dst + i * stride, src, n * 4);  // f32 and s32: the words as they are
     }
-    c.vmem.Write(dst + i * stride, row.data(), n * esz);
   }
-  d.stats().acc_read_bytes += rows * n * 4;
-  d.stats().vmem_write_bytes += rows * n * esz;
+  c.stats.acc_read_bytes += rows * n * 4;
+  c.stats.vmem_write_bytes += rows * n * esz;
   return OkStatus();
 }
 
@@ -157,7 +168,7 @@ Status ExecMxu(Device& d, Core& c, int mxu, const Resolved& r) {
   switch (r.inst->opcode) {
     case Opcode::kMxuLoadWeights: {
       Status s = LoadWeights(d, c, m, r, c.vmem);
-      if (s.ok()) d.stats().vmem_read_bytes += m.k * m.n * DTypeBytes(m.dtype);
+      if (s.ok()) c.stats.vmem_read_bytes += m.k * m.n * DTypeBytes(m.dtype);
       return s;
     }
     case Opcode::kMxuFetchWeights: {
@@ -165,7 +176,7 @@ Status ExecMxu(Device& d, Core& c, int mxu, const Resolved& r) {
         return Error("chip '{}' has no weight FIFO (weight_fifo.depth = 0); load weights from VMEM",
                      d.chip().name);
       Status s = LoadWeights(d, c, m, r, d.hbm());
-      if (s.ok()) d.stats().hbm_read_bytes += m.k * m.n * DTypeBytes(m.dtype);
+      if (s.ok()) c.stats.hbm_read_bytes += m.k * m.n * DTypeBytes(m.dtype);
       return s;
     }
     case Opcode::kMxuMatmul: return Matmul(d, c, m, r);

@@ -27,9 +27,9 @@ Status Transpose(Device& d, Core& c, const Resolved& r) {
         std::memcpy(out.data() + (j * rows + i) * esz, in.data() + (i * cols + j) * esz, esz);
     for (int64_t j = 0; j < cols; ++j) c.vmem.Write(dst + j * ds, out.data() + j * rows * esz, rows * esz);
   }
-  d.stats().xlu_ops += rows * cols;
-  d.stats().vmem_read_bytes += rows * cols * esz;
-  d.stats().vmem_write_bytes += rows * cols * esz;
+  c.stats.xlu_ops += rows * cols;
+  c.stats.vmem_read_bytes += rows * cols * esz;
+  c.stats.vmem_write_bytes += rows * cols * esz;
   return OkStatus();
 }
 
@@ -63,9 +63,9 @@ Status Reduce(Device& d, Core& c, const Resolved& r) {
       StoreRowS32(c.vmem, dst + i * ds, 1, t, &s);
     }
   }
-  d.stats().xlu_ops += rows * cols;
-  d.stats().vmem_read_bytes += rows * cols * esz;
-  d.stats().vmem_write_bytes += rows * esz;
+  c.stats.xlu_ops += rows * cols;
+  c.stats.vmem_read_bytes += rows * cols * esz;
+  c.stats.vmem_write_bytes += rows * esz;
   return OkStatus();
 }
 
@@ -90,9 +90,9 @@ Status Permute(Device& d, Core& c, const Resolved& r) {
     for (int64_t j = 0; j < cols; ++j) std::memcpy(out.data() + j * esz, in.data() + p[j] * esz, esz);
     c.vmem.Write(dst + i * ds, out.data(), cols * esz);
   }
-  d.stats().xlu_ops += rows * cols;
-  d.stats().vmem_read_bytes += rows * cols * esz + cols * 4;
-  d.stats().vmem_write_bytes += rows * cols * esz;
+  c.stats.xlu_ops += rows * cols;
+  c.stats.vmem_read_bytes += rows * cols * esz + cols * 4;
+  c.stats.vmem_write_bytes += rows * cols * esz;
   return OkStatus();
 }
 

@@ -2,6 +2,7 @@
 // host interface (see simulator.h). Unit semantics are in exec_*.cc.
 #include "xtpu/sim/simulator.h"
 
+#include <chrono>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -123,12 +124,22 @@ Device::Device(const ChipConfig& chip, const isa::Program& program, const SimOpt
 }
 
 bool Device::ArriveAtBarrier(Core& c) {
+  std::lock_guard<std::mutex> lock(mu_);  // other cores' threads (RunParallel)
   if (!c.at_barrier) {
     c.at_barrier = true;
     c.barrier_gen = barrier_generation_;
     if (++barrier_arrived_ == barrier_participants_) {
       ++barrier_generation_;  // the last core arrived: release everyone
       barrier_arrived_ = 0;
+      // RunParallel: idle cores run again (counted as running from now, so
+      // no one sees a false deadlock before they wake).
+      for (Core& o : cores_) {
+        if (!o.idle) continue;
+        o.idle = false;
+        --idle_;
+        running_.fetch_add(1);
+      }
+      cv_.notify_all();
     }
   }
   if (barrier_generation_ == c.barrier_gen) return false;
@@ -376,6 +387,16 @@ Status Device::DeadlockError() {
 }
 
 Status Device::Run() {
+  std::vector<Core*> active;
+  for (Core& c : cores_)
+    if (c.stream && !c.stream->empty()) active.push_back(&c);
+  const bool parallel = threads_ >= 2 && active.size() >= 2 && options_.max_steps <= 0 && options_.max_work <= 0;
+  Status s = parallel ? RunParallel(active) : RunSerial();
+  CollectStats(/*instructions=*/s.ok());  // (counts so far also after a fault)
+  return s;
+}
+
+Status Device::RunSerial() {
   for (;;) {
     bool progress = false;
     bool done = true;
@@ -396,13 +417,116 @@ Status Device::Run() {
     if (options_.cancel && options_.cancel())
       return Status::Error("simulation cancelled", StatusCode::kCancelled);
   }
+  return OkStatus();
+}
+
+// One host thread per core; the calling thread runs the first (and alone
+// polls SimOptions::cancel). Cores share only HBM and the barriers:
+// semaphores, registers and SMEM are per core, so a core that cannot make
+// progress waits for the next barrier release, the only event another core
+// can cause that unblocks it. When no core is running and some wait, nothing
+// can change: a deadlock, reported from that quiet state exactly as
+// RunSerial reports it. A correctly synchronized program computes the same
+// values, stats and dispatch log as with RunSerial (the functional
+// simulator's promise); the MXU kernels get the host threads of idle cores.
+Status Device::RunParallel(const std::vector<Core*>& cores) {
+  if (options_.dispatch_log && static_cast<int>(options_.dispatch_log->size()) <= cores.back()->id)
+    options_.dispatch_log->resize(cores.back()->id + 1);  // each core's thread appends to its own log
+  parallel_ = true;
+  running_.store(static_cast<int>(cores.size()));
+  std::vector<Status> errors(cores.size());
+  auto fail = [&](size_t i, Status st) {
+    std::lock_guard<std::mutex> lock(mu_);
+    errors[i] = std::move(st);
+    abort_.store(true);
+    cv_.notify_all();
+  };
+  auto work = [&](size_t i) {
+    Core& c = *cores[i];
+    const bool main = i == 0;
+    auto cancelled = [&] { return main && options_.cancel && options_.cancel(); };
+    for (;;) {
+      if (abort_.load(std::memory_order_relaxed)) return;
+      // A release after this point (while this core runs) is not missed.
+      const int64_t seen = barrier_generation_.load();
+      bool progress = false;
+      StatusOr<bool> p = RunSequencer(c);
+      if (!p.ok()) return fail(i, p.status());
+      progress |= *p;
+      for (Unit& u : c.units) {
+        StatusOr<bool> q = RunUnit(c, u);
+        if (!q.ok()) return fail(i, q.status());
+        progress |= *q;
+      }
+      bool done = c.halted;
+      for (Unit& u : c.units)
+        if (!u.queue.empty()) done = false;
+      if (cancelled()) return fail(i, Status::Error("simulation cancelled", StatusCode::kCancelled));
+      if (done || !progress) {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (!done && barrier_generation_.load() != seen) continue;  // released meanwhile: run again
+        running_.fetch_sub(1);
+        if (!done) {
+          c.idle = true;
+          ++idle_;
+        }
+        if (running_.load() == 0) {
+          deadlock_ = idle_ > 0;
+          cv_.notify_all();  // (a main thread waiting for the others to finish)
+        }
+        if (done && !main) return;
+        // Wait for a barrier release (idle), or for the others (the main
+        // thread when done), polling the cancel hook now and then.
+        for (;;) {
+          if (abort_.load() || deadlock_) return;
+          if (!done && !c.idle) break;  // released (and counted as running again)
+          if (done && running_.load() == 0 && idle_ == 0) return;
+          if (main && options_.cancel) {
+            cv_.wait_for(lock, std::chrono::milliseconds(20));
+            lock.unlock();
+            bool stop = cancelled();
+            lock.lock();
+            if (stop) {
+              abort_.store(true);
+              errors[i] = Status::Error("simulation cancelled", StatusCode::kCancelled);
+              cv_.notify_all();
+              return;
+            }
+          } else {
+            cv_.wait(lock);
+          }
+        }
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < cores.size(); ++i) threads.emplace_back(work, i);
+  work(0);
+  for (auto& t : threads) t.join();
+  parallel_ = false;
+  for (Status& e : errors)
+    if (!e.ok()) return e;  // the first core's (in core order) if several failed
+  if (deadlock_) return DeadlockError();
+  return OkStatus();
+}
+
+void Device::CollectStats(bool instructions) {
   for (Core& c : cores_) {
     if (!c.stream) continue;
-    stats_.instructions[fmt::format("core{}.seq", c.id)] = c.seq_executed;
-    stats_.sequencer_steps += c.seq_executed;
-    for (Unit& u : c.units) stats_.instructions[fmt::format("core{}.{}", c.id, u.name)] = u.executed;
+    if (instructions) {
+      stats_.instructions[fmt::format("core{}.seq", c.id)] = c.seq_executed;
+      stats_.sequencer_steps += c.seq_executed;
+      for (Unit& u : c.units) stats_.instructions[fmt::format("core{}.{}", c.id, u.name)] = u.executed;
+    }
+    const SimStats& s = c.stats;
+    stats_.hbm_read_bytes += s.hbm_read_bytes, stats_.hbm_write_bytes += s.hbm_write_bytes;
+    stats_.vmem_read_bytes += s.vmem_read_bytes, stats_.vmem_write_bytes += s.vmem_write_bytes;
+    stats_.acc_read_bytes += s.acc_read_bytes, stats_.acc_write_bytes += s.acc_write_bytes;
+    stats_.weight_load_bytes += s.weight_load_bytes;
+    stats_.mxu_flops += s.mxu_flops;
+    stats_.vpu_ops += s.vpu_ops;
+    stats_.xlu_ops += s.xlu_ops;
   }
-  return OkStatus();
 }
 
 // ---- Stats ----------------------------------------------------------------
@@ -430,6 +554,7 @@ Simulator::~Simulator() = default;
 Status Simulator::SetBuffer(const std::string& name, Literal&& value) {
   const isa::BufferDecl* b = program_.FindBuffer(name);
   if (b && !device_ && value.shape().dims == b->shape.dims && value.dtype() == b->shape.dtype) {
+    mapped_.erase(name);
     given_[name] = std::move(value);
     return OkStatus();
   }
@@ -442,6 +567,7 @@ Status Simulator::SetBuffer(const std::string& name, const Literal& value) {
   if (device_) return Error("buffer '{}' set after Run", name);
   if (value.shape().dims != b->shape.dims)
     return Error("buffer '{}' is {} but the value given is {}", name, b->shape.ToString(), value.shape().ToString());
+  mapped_.erase(name);
   if (value.dtype() == b->shape.dtype) {
     given_[name] = value;
     return OkStatus();
@@ -471,6 +597,18 @@ Status Simulator::SetBuffer(const std::string& name, const Literal& value) {
   return OkStatus();
 }
 
+Status Simulator::MapBuffer(const std::string& name, std::string_view bytes) {
+  const isa::BufferDecl* b = program_.FindBuffer(name);
+  if (!b) return NotFound("program has no buffer '{}'", name);
+  if (device_) return Error("buffer '{}' set after Run", name);
+  if (static_cast<int64_t>(bytes.size()) != b->shape.byte_size())
+    return Error("buffer '{}' is {} ({} bytes) but {} bytes were given", name, b->shape.ToString(),
+                 b->shape.byte_size(), bytes.size());
+  given_.erase(name);
+  mapped_[name] = bytes;
+  return OkStatus();
+}
+
 static Memory& BufferMemory(Device& d, const isa::BufferDecl& b) {
   return b.mem == isa::MemSpace::kHbm ? d.hbm() : d.core(b.core).vmem;
 }
@@ -484,8 +622,11 @@ Status Simulator::Run() {
     if (options_.timing_only) break;  // no values
     Memory& mem = BufferMemory(*device_, b);
     auto it = given_.find(b.name);
+    auto mit = mapped_.find(b.name);
     if (it != given_.end()) {
       mem.Write(b.address, it->second.bytes().data(), b.shape.byte_size());
+    } else if (mit != mapped_.end()) {
+      mem.MapReadOnly(b.address, mit->second.data(), b.shape.byte_size());
     } else if (b.role == isa::BufferRole::kInput || b.role == isa::BufferRole::kInOut) {
       Rng rng(DeriveSeed(options_.seed, i));
       Literal lit = RandomLiteral(b.shape, rng);
@@ -501,6 +642,8 @@ StatusOr<Literal> Simulator::GetBuffer(const std::string& name) const {
   if (!device_) {
     auto it = given_.find(name);
     if (it != given_.end()) return it->second;
+    if (auto mit = mapped_.find(name); mit != mapped_.end())
+      return Literal(b->shape, std::vector<uint8_t>(mit->second.begin(), mit->second.end()));
     return Error("buffer '{}' read before Run", name);
   }
   if (options_.timing_only) return Error("buffer '{}': a timing-only run computes no values", name);

@@ -2,10 +2,16 @@
 //
 // Per core, the sequencer runs scalar instructions and dispatches the others,
 // with operands resolved to values, into the bounded in-order queue of their
-// unit. A deterministic scheduler visits the cores' sequencers and units in a
-// fixed round-robin order; each runs until it blocks (semaphore wait, full
-// queue) or runs out of work. For a correctly synchronized program the result
-// does not depend on this order. Every memory access is bounds-checked; a bad
+// unit. A scheduler visits the core's sequencer and units in a fixed
+// round-robin order; each runs until it blocks (semaphore wait, full queue)
+// or runs out of work. With SimOptions::threads = 1 (or a step/work budget)
+// one host thread visits all cores in turn, deterministically; otherwise each
+// core with a program has its own host thread and the cores meet only at
+// barriers (semaphores, registers and SMEM are per core; HBM is shared). For
+// a correctly synchronized program the result (values, stats, dispatch log,
+// faults and deadlock reports) does not depend on the order; a racy one (cores
+// touching the same HBM bytes with no barrier between) is only deterministic
+// with threads = 1. Every memory access is bounds-checked; a bad
 // access ends the run with a device fault naming core, unit, pc and address;
 // a state where nothing can proceed is reported as a deadlock listing every
 // waiting unit.
@@ -52,7 +58,7 @@ using DispatchLog = std::vector<std::vector<DispatchRecord>>;  // per core, in s
 
 struct SimOptions {
   uint64_t seed = 0;        // for input buffers the host did not set
-  int threads = 0;          // host threads for MXU work; 0 = hardware concurrency
+  int threads = 0;          // host threads (cores in parallel, then MXU work); 0 = hardware concurrency
   int64_t max_steps = 0;    // instructions executed (all units); 0 = unlimited
   int64_t max_work = 0;     // elements/bytes processed; 0 = unlimited (fuzzing)
   // If set: per core, every instruction the sequencer executed or dispatched,
@@ -100,6 +106,13 @@ class Simulator {
   Status SetBuffer(const std::string& name, const Literal& value);
   // The same, taking the value (no copy when it already has the buffer's dtype).
   Status SetBuffer(const std::string& name, Literal&& value);
+  // Sets a declared HBM buffer to `bytes` (its raw contents in its dtype,
+  // exactly its byte size) without copying them: the simulated HBM reads
+  // them in place until the program writes to them (copy on write, page by
+  // page), so constants of a loaded executable cost nothing to set up and
+  // are never modified. `bytes` must stay valid and unchanged until this
+  // Simulator is destroyed. VMEM buffers are copied.
+  Status MapBuffer(const std::string& name, std::string_view bytes);
   // Checks the program against the chip, places buffers (inputs the host did
   // not set get seeded random values), runs to completion.
   Status Run();
@@ -115,6 +128,7 @@ class Simulator {
   isa::Program program_;
   SimOptions options_;
   std::map<std::string, Literal> given_;
+  std::map<std::string, std::string_view> mapped_;  // MapBuffer
   std::unique_ptr<Device> device_;
 };
 

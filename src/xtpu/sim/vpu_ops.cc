@@ -12,23 +12,6 @@ namespace xtpu::sim {
 using isa::BinOp;
 using isa::UnOp;
 
-// Written as selects so that row loops vectorize: a NaN operand (a first)
-// is the result; equal values (+0 and -0 included) combine their bits, AND
-// for max (+0 wins) and OR for min (-0 wins).
-float MaxF32(float a, float b) {
-  const float eq = std::bit_cast<float>(std::bit_cast<uint32_t>(a) & std::bit_cast<uint32_t>(b));
-  float m = a > b ? a : (b > a ? b : eq);
-  m = b != b ? b : m;
-  return a != a ? a : m;
-}
-
-float MinF32(float a, float b) {
-  const float eq = std::bit_cast<float>(std::bit_cast<uint32_t>(a) | std::bit_cast<uint32_t>(b));
-  float m = a < b ? a : (b < a ? b : eq);
-  m = b != b ? b : m;
-  return a != a ? a : m;
-}
-
 float VpuBinaryF32(BinOp op, float a, float b) {
   switch (op) {
     case BinOp::kAdd: return a + b;
@@ -50,7 +33,9 @@ float VpuBinaryF32(BinOp op, float a, float b) {
   }
 }
 
-int32_t VpuBinaryS32(BinOp op, int32_t a, int32_t b) {
+namespace {
+// VpuBinaryS32's body, always inlined so that row loops with a fixed op vectorize.
+[[gnu::always_inline]] inline int32_t BinaryS32(BinOp op, int32_t a, int32_t b) {
   const uint32_t ua = static_cast<uint32_t>(a), ub = static_cast<uint32_t>(b);
   switch (op) {
     case BinOp::kAdd: return static_cast<int32_t>(ua + ub);
@@ -73,6 +58,9 @@ int32_t VpuBinaryS32(BinOp op, int32_t a, int32_t b) {
     default: return 0;  // div, pow, atan2: rejected by ValidateInstruction
   }
 }
+}  // namespace
+
+int32_t VpuBinaryS32(BinOp op, int32_t a, int32_t b) { return BinaryS32(op, a, b); }
 
 float VpuUnaryF32(UnOp op, float a) {
   switch (op) {
@@ -124,6 +112,40 @@ void MapRow(const T* a, const T* b, int64_t b_step, T* out, int64_t n, F f) {
 }
 }  // namespace
 
+void VpuUnaryRowF32(UnOp op, const float* a, float* out, int64_t n) {
+  switch (op) {
+    case UnOp::kCopy:
+      for (int64_t j = 0; j < n; ++j) out[j] = a[j];
+      return;
+    case UnOp::kNeg:
+      for (int64_t j = 0; j < n; ++j) out[j] = std::bit_cast<float>(std::bit_cast<uint32_t>(a[j]) ^ 0x80000000u);
+      return;
+    case UnOp::kAbs:
+      for (int64_t j = 0; j < n; ++j) out[j] = std::bit_cast<float>(std::bit_cast<uint32_t>(a[j]) & 0x7fffffffu);
+      return;
+    case UnOp::kRelu:
+      for (int64_t j = 0; j < n; ++j) out[j] = MaxF32(a[j], 0.0f);
+      return;
+    default:
+      for (int64_t j = 0; j < n; ++j) out[j] = VpuUnaryF32(op, a[j]);
+      return;
+  }
+}
+
+void VpuUnaryRowS32(UnOp op, const int32_t* a, int32_t* out, int64_t n) {
+  switch (op) {
+    case UnOp::kCopy:
+      for (int64_t j = 0; j < n; ++j) out[j] = a[j];
+      return;
+    case UnOp::kRelu:
+      for (int64_t j = 0; j < n; ++j) out[j] = a[j] > 0 ? a[j] : 0;
+      return;
+    default:
+      for (int64_t j = 0; j < n; ++j) out[j] = VpuUnaryS32(op, a[j]);
+      return;
+  }
+}
+
 void VpuBinaryRowF32(BinOp op, const float* a, const float* b, int64_t b_step, float* out, int64_t n) {
   switch (op) {
     case BinOp::kAdd: return MapRow(a, b, b_step, out, n, [](float x, float y) { return x + y; });
@@ -132,17 +154,41 @@ void VpuBinaryRowF32(BinOp op, const float* a, const float* b, int64_t b_step, f
     case BinOp::kDiv: return MapRow(a, b, b_step, out, n, [](float x, float y) { return x / y; });
     case BinOp::kMax: return MapRow(a, b, b_step, out, n, [](float x, float y) { return MaxF32(x, y); });
     case BinOp::kMin: return MapRow(a, b, b_step, out, n, [](float x, float y) { return MinF32(x, y); });
+    case BinOp::kEq: return MapRow(a, b, b_step, out, n, [](float x, float y) { return x == y ? 1.0f : 0.0f; });
+    case BinOp::kNe: return MapRow(a, b, b_step, out, n, [](float x, float y) { return x != y ? 1.0f : 0.0f; });
+    case BinOp::kLt: return MapRow(a, b, b_step, out, n, [](float x, float y) { return x < y ? 1.0f : 0.0f; });
+    case BinOp::kLe: return MapRow(a, b, b_step, out, n, [](float x, float y) { return x <= y ? 1.0f : 0.0f; });
+    case BinOp::kGt: return MapRow(a, b, b_step, out, n, [](float x, float y) { return x > y ? 1.0f : 0.0f; });
+    case BinOp::kGe: return MapRow(a, b, b_step, out, n, [](float x, float y) { return x >= y ? 1.0f : 0.0f; });
     default: return MapRow(a, b, b_step, out, n, [op](float x, float y) { return VpuBinaryF32(op, x, y); });
   }
 }
 
 void VpuBinaryRowS32(BinOp op, const int32_t* a, const int32_t* b, int64_t b_step, int32_t* out, int64_t n) {
+  // Every op in its own loop (the same formulas as VpuBinaryS32).
+#define XTPU_S32_ROW(OP) \
+  case BinOp::OP:        \
+    return MapRow(a, b, b_step, out, n, [](int32_t x, int32_t y) { return BinaryS32(BinOp::OP, x, y); });
   switch (op) {
-    case BinOp::kAnd: return MapRow(a, b, b_step, out, n, [](int32_t x, int32_t y) { return x & y; });
-    case BinOp::kOr: return MapRow(a, b, b_step, out, n, [](int32_t x, int32_t y) { return x | y; });
-    case BinOp::kXor: return MapRow(a, b, b_step, out, n, [](int32_t x, int32_t y) { return x ^ y; });
+    XTPU_S32_ROW(kAdd)
+    XTPU_S32_ROW(kSub)
+    XTPU_S32_ROW(kMul)
+    XTPU_S32_ROW(kMax)
+    XTPU_S32_ROW(kMin)
+    XTPU_S32_ROW(kAnd)
+    XTPU_S32_ROW(kOr)
+    XTPU_S32_ROW(kXor)
+    XTPU_S32_ROW(kShl)
+    XTPU_S32_ROW(kShr)
+    XTPU_S32_ROW(kEq)
+    XTPU_S32_ROW(kNe)
+    XTPU_S32_ROW(kLt)
+    XTPU_S32_ROW(kLe)
+    XTPU_S32_ROW(kGt)
+    XTPU_S32_ROW(kGe)
     default: return MapRow(a, b, b_step, out, n, [op](int32_t x, int32_t y) { return VpuBinaryS32(op, x, y); });
   }
+#undef XTPU_S32_ROW
 }
 
 }  // namespace xtpu::sim

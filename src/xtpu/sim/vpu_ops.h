@@ -6,6 +6,7 @@
 // Usable on the host (e.g. for constant folding with chip numerics).
 #pragma once
 
+#include <bit>
 #include <cstdint>
 
 #include "xtpu/isa/isa.h"
@@ -27,9 +28,25 @@ int32_t VpuUnaryS32(isa::UnOp op, int32_t a);
 void VpuBinaryRowF32(isa::BinOp op, const float* a, const float* b, int64_t b_step, float* out, int64_t n);
 void VpuBinaryRowS32(isa::BinOp op, const int32_t* a, const int32_t* b, int64_t b_step, int32_t* out, int64_t n);
 
+// Rows: out[j] = op(a[j]) for j in [0, n); `out` may alias `a`.
+void VpuUnaryRowF32(isa::UnOp op, const float* a, float* out, int64_t n);
+void VpuUnaryRowS32(isa::UnOp op, const int32_t* a, int32_t* out, int64_t n);
+
 // IEEE max/min with NaN propagation (the first NaN operand is returned) and
-// max(-0, +0) = +0, min(-0, +0) = -0.
-float MaxF32(float a, float b);
-float MinF32(float a, float b);
+// max(-0, +0) = +0, min(-0, +0) = -0. Written as selects (and inline) so
+// that row loops vectorize: equal values (+0 and -0 included) combine their
+// bits, AND for max (+0 wins) and OR for min (-0 wins).
+inline float MaxF32(float a, float b) {
+  const float eq = std::bit_cast<float>(std::bit_cast<uint32_t>(a) & std::bit_cast<uint32_t>(b));
+  float m = a > b ? a : (b > a ? b : eq);
+  m = b != b ? b : m;
+  return a != a ? a : m;
+}
+inline float MinF32(float a, float b) {
+  const float eq = std::bit_cast<float>(std::bit_cast<uint32_t>(a) | std::bit_cast<uint32_t>(b));
+  float m = a < b ? a : (b < a ? b : eq);
+  m = b != b ? b : m;
+  return a != a ? a : m;
+}
 
 }  // namespace xtpu::sim
