@@ -57,7 +57,7 @@ ENTRY main {
 }
 """
 
-# Two matmuls with a fused relu, then an exponential: MXU, VPU and DMA work.
+# Two matmuls with a fused relu, then a floor: MXU, VPU and DMA work.
 TIR_MLP = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "mlp.tir")).read()
 
 TIR_UNKNOWN_OP = """HloModule bad

@@ -30,7 +30,7 @@ import urllib.request
 
 import websocket
 
-# Two matmuls, a fused relu and an exponential: MXU, VPU and DMA all work.
+# Two matmuls, a fused relu and a floor: MXU, VPU and DMA all work.
 TIR_MLP = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "mlp.tir")).read()
 
 FAILURES = []
