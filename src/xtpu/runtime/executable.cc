@@ -6,6 +6,10 @@
 #include "xtpu/runtime/executable.h"
 
 #include <fmt/ranges.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <array>
@@ -423,7 +427,24 @@ Status SaveExecutable(const Executable& e, const std::string& path) {
 }
 
 StatusOr<Executable> LoadExecutable(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+  // A regular file is mapped rather than read: executables carry their
+  // weights (tens to hundreds of MB), and a read would first zero-fill and
+  // then copy all of them once more than deserializing does.
+  int fd = ::open(path.c_str(), O_RDONLY);
+  struct stat st;
+  if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (p != MAP_FAILED) {
+      StatusOr<Executable> e =
+          DeserializeExecutable(std::string_view(static_cast<const char*>(p), static_cast<size_t>(st.st_size)), path);
+      ::munmap(p, static_cast<size_t>(st.st_size));
+      return e;
+    }
+  } else if (fd >= 0) {
+    ::close(fd);
+  }
+  ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));  // (pipes, errors with the usual message)
   return DeserializeExecutable(bytes, path);
 }
 

@@ -26,9 +26,12 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kEps = 1e-7;
 
 // Whether two MXU instructions (matmul, read_acc) touch common accumulator rows.
-bool AccRowsOverlap(const DispatchRecord& a, const DispatchRecord& b) {
-  return a["acc"] < b["acc"] + b["m"] && b["acc"] < a["acc"] + a["m"];
-}
+// (On entries: their accumulator rows are read from the record once, at
+// dispatch; operand lookups by name are too slow for this inner loop.)
+struct AccRows {
+  int64_t lo = 0, hi = 0;
+};
+bool AccRowsOverlap(const AccRows& a, const AccRows& b) { return a.lo < b.hi && b.lo < a.hi; }
 
 // kWaitStream: a DMA transfer whose latency has passed but whose engine is
 // still moving an earlier transfer's data.
@@ -47,6 +50,8 @@ struct Entry {
   Cost cost;
   double start = 0, end = 0;
   int wbuf = -1;  // MXU weight buffer loaded (load) or used (matmul)
+  AccRows acc;    // matmul, read_acc: accumulator rows [lo, hi)
+  int pipe = 0;   // InstructionCost's pipe, known at dispatch
   bool matmul = false;  // counted in UnitState::streaming_users while streaming
 };
 
@@ -176,6 +181,8 @@ bool Engine::StepSequencer(int c) {
     Entry e;
     e.rec = static_cast<int>(s.pos);
     e.avail = now_ + 1;
+    if (r.opcode == Opcode::kMxuMatmul || r.opcode == Opcode::kMxuReadAcc) e.acc = {r["acc"], r["acc"] + r["m"]};
+    e.pipe = InstructionCost(chip_, r, 0, 0).pipe;
     u.queue.push_back(e);
   } else {
     if (r.wait >= 0 && !s.acquired) {
@@ -242,7 +249,6 @@ bool Engine::TryStart(int c, UnitState& u) {
     u.block = Block::kQueueEmpty;
     return false;
   }
-  Cost cost = InstructionCost(chip_, r, u.k, u.n);
   // Issue: at most one instruction per cycle. DMA engines are pipelined
   // (transfers' latencies overlap; their data moves in order, see
   // AdvanceWaitingStreams); other units' pipes are busy during head + stream
@@ -254,7 +260,7 @@ bool Engine::TryStart(int c, UnitState& u) {
   for (size_t i = 0; i < u.next && u.kind != UnitKind::kDma; ++i) {
     const Entry& p = u.queue[i];
     bool pipe_busy = p.phase == Phase::kHead || p.phase == Phase::kStream;
-    if (pipe_busy && p.cost.pipe == cost.pipe) {
+    if (pipe_busy && p.cost.pipe == e.pipe) {
       u.block = Block::kDependency;
       return false;
     }
@@ -274,13 +280,13 @@ bool Engine::TryStart(int c, UnitState& u) {
         const DispatchRecord& pr = log_[c][p.rec];
         Opcode po = pr.opcode;
         if (po == Opcode::kMxuLoadWeights || po == Opcode::kMxuFetchWeights) dep = true;
-        if (po == Opcode::kMxuReadAcc && AccRowsOverlap(pr, r)) dep = true;
+        if (po == Opcode::kMxuReadAcc && AccRowsOverlap(p.acc, e.acc)) dep = true;
       }
     } else if (r.opcode == Opcode::kMxuReadAcc) {
       // Earlier matmuls into the rows it reads must have written them.
       for (size_t i = 0; i < u.next; ++i) {
         const Entry& p = u.queue[i];
-        if (p.phase != Phase::kDone && log_[c][p.rec].opcode == Opcode::kMxuMatmul && AccRowsOverlap(log_[c][p.rec], r))
+        if (p.phase != Phase::kDone && log_[c][p.rec].opcode == Opcode::kMxuMatmul && AccRowsOverlap(p.acc, e.acc))
           dep = true;
       }
     }
@@ -297,6 +303,7 @@ bool Engine::TryStart(int c, UnitState& u) {
     --cs.sems[r.wait];
   }
   // Start.
+  Cost cost;
   if (u.kind == UnitKind::kMxu) {
     int nbuf = static_cast<int>(u.streaming_users.size());
     if (r.opcode == Opcode::kMxuLoadWeights || r.opcode == Opcode::kMxuFetchWeights) {
@@ -304,13 +311,13 @@ bool Engine::TryStart(int c, UnitState& u) {
       ++u.loads;
       u.k = std::max<int64_t>(0, r["k"]);
       u.n = std::max<int64_t>(0, r["n"]);
-      cost = InstructionCost(chip_, r, u.k, u.n);
     } else if (r.opcode == Opcode::kMxuMatmul) {
       e.wbuf = static_cast<int>((u.loads + nbuf - 1) % nbuf);
       ++u.streaming_users[e.wbuf];
       e.matmul = true;
     }
   }
+  cost = InstructionCost(chip_, r, u.k, u.n);
   e.cost = cost;
   e.started = true;
   e.start = now_;
