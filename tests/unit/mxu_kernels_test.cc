@@ -4,6 +4,8 @@
 // rel. L2 1e-2 of the f32 reference, highest (six passes) within 1e-6.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -386,12 +388,20 @@ std::string ConvChainModule() {
   return s;
 }
 
-int64_t LoweredHbmBytes(const std::string& text) {
+// `text` lowered for v4 at default precision (nullopt if it does not parse
+// or lower: the callers' expectations then fail).
+std::optional<codegen::LoweredModel> LowerV4(const std::string& text) {
   auto module = ParseModule(text);
   auto chip = LoadChip("v4");
-  if (!module.ok() || !chip.ok()) return -1;
+  if (!module.ok() || !chip.ok()) return std::nullopt;
   auto lowered = codegen::LowerModule(**module, *chip, {});
-  if (!lowered.ok()) return -1;
+  if (!lowered.ok()) return std::nullopt;
+  return std::move(*lowered);
+}
+
+int64_t LoweredHbmBytes(const std::string& text) {
+  auto lowered = LowerV4(text);
+  if (!lowered) return -1;
   int64_t bytes = 0;
   for (const auto& k : lowered->kernels) bytes += k.hbm_bytes;
   return bytes;
@@ -400,11 +410,8 @@ int64_t LoweredHbmBytes(const std::string& text) {
 // LHS rows streamed through the MXUs by the lowered program (sum of the
 // matmuls' m at default precision).
 int64_t StreamedRows(const std::string& text) {
-  auto module = ParseModule(text);
-  auto chip = LoadChip("v4");
-  if (!module.ok() || !chip.ok()) return -1;
-  auto lowered = codegen::LowerModule(**module, *chip, {});
-  if (!lowered.ok()) return -1;
+  auto lowered = LowerV4(text);
+  if (!lowered) return -1;
   int64_t rows = 0;
   for (const auto& core : lowered->program.cores)
     for (const isa::Instruction& i : core)
@@ -462,11 +469,8 @@ TEST(MxuConv, PackedKernelRows) {
 
 // Largest accumulator row used by the matmuls of the lowered program.
 int64_t MaxAccRow(const std::string& text) {
-  auto module = ParseModule(text);
-  auto chip = LoadChip("v4");
-  if (!module.ok() || !chip.ok()) return -1;
-  auto lowered = codegen::LowerModule(**module, *chip, {});
-  if (!lowered.ok()) return -1;
+  auto lowered = LowerV4(text);
+  if (!lowered) return -1;
   int64_t top = 0;
   for (const auto& core : lowered->program.cores)
     for (const isa::Instruction& i : core)

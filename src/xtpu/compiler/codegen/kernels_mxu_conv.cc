@@ -181,7 +181,7 @@ class ConvSource : public GemmSource {
       // per kernel row r, input rows (oh0 + j) * sh + r * dh - ph_lo of the
       // band rows j that read a real row into slot r of every pixel (a
       // VMEM-to-VMEM copy): each input row leaves HBM once, not kh / sh times.
-      std::vector<std::pair<bool, std::function<void(Sync)>>> ops;
+      std::vector<std::function<void(Sync)>> ops;
       const int64_t row = g_.w * g_.cg * e;  // bytes of one input row
       for (int64_t i = 0; i < k.nimg; ++i) {
         const int64_t top = k.oh0 * g_.sh - g_.ph_lo;  // input row of raw row 0
@@ -190,9 +190,9 @@ class ConvSource : public GemmSource {
         const int64_t h1 = std::min(g_.h, top + (k.bh - 1) * g_.sh + (g_.kh - 1) * g_.dh + 1);
         if (h1 <= h0) continue;
         View v = in_.SubRange(0, k.n0 + i, 1).Slice({0, h0, 0, 0}, {1, h1, g_.w, g_.cg}, {1, 1, 1, 1});
-        ops.push_back({true, [&em, core, engine, v, raw, h0, top, row](Sync sy) {
-                         Dma(em, core, engine, true, v, raw + (h0 - top) * row, {0, row, row / v.dims[2], row / v.dims[2] / v.dims[3]}, sy);
-                       }});
+        ops.push_back([&em, core, engine, v, raw, h0, top, row](Sync sy) {
+          Dma(em, core, engine, true, v, raw + (h0 - top) * row, {0, row, row / v.dims[2], row / v.dims[2] / v.dims[3]}, sy);
+        });
         for (int64_t r = 0; r < g_.kh; ++r) {
           int64_t j0 = k.bh, j1 = 0;
           for (int64_t j = 0; j < k.bh; ++j)
@@ -201,27 +201,18 @@ class ConvSource : public GemmSource {
           const int64_t src = raw + (j0 * g_.sh + r * g_.dh) * row;
           const int64_t dst = staging + ((i * pitch_ + j0) * g_.w * slot + r * cp_) * e;
           const int64_t n2 = j1 - j0, W = g_.w, C = g_.cg, sh = g_.sh;
-          ops.push_back({false, [&em, core, engine, src, dst, n2, W, C, e, slot, sh, row](Sync sy) {
-                           em.Emit(core, isa::Opcode::kDmaCopy, engine,
-                                   {{"dst", dst}, {"src", src}, {"bytes", C * e}, {"n1", W}, {"ds1", slot * e},
-                                    {"ss1", C * e}, {"n2", n2}, {"ds2", W * slot * e}, {"ss2", sh * row}},
-                                   sy);
-                         }});
+          ops.push_back([&em, core, engine, src, dst, n2, W, C, e, slot, sh, row](Sync sy) {
+            em.Emit(core, isa::Opcode::kDmaCopy, engine,
+                    {{"dst", dst}, {"src", src}, {"bytes", C * e}, {"n1", W}, {"ds1", slot * e}, {"ss1", C * e},
+                     {"n2", n2}, {"ds2", W * slot * e}, {"ss2", sh * row}},
+                    sy);
+          });
         }
       }
-      if (ops.empty()) {
-        em.Emit(core, isa::Opcode::kDmaNop, engine, {}, sync);
-        return;
-      }
-      for (size_t i = 0; i < ops.size(); ++i) {
-        Sync sy;
-        if (i == 0) sy.wait = sync.wait;
-        if (i + 1 == ops.size()) sy.signal = sync.signal;
-        ops[i].second(sy);
-      }
+      EmitChain(em, core, engine, ops, sync);
       return;
     }
-    for (size_t pi = 0; pi < phases_.size() && !packed_; ++pi) {
+    for (size_t pi = 0; pi < phases_.size(); ++pi) {
       for (int64_t i = 0; i < k.nimg; ++i) {
         auto [j0, j1] = ValidRows(k, phases_[pi]);
         if (j1 <= j0) continue;
@@ -233,15 +224,26 @@ class ConvSource : public GemmSource {
         pieces.push_back({v, vm});
       }
     }
-    if (pieces.empty()) {
+    std::vector<std::function<void(Sync)>> ops;
+    for (const Piece& p : pieces)
+      ops.push_back([&em, core, engine, p, ccw, e, this](Sync sy) {
+        Dma(em, core, engine, true, p.v, p.vmem, {0, g_.w * ccw * e, ccw * e, e}, sy);
+      });
+    EmitChain(em, core, engine, ops, sync);
+  }
+  // Emits `ops` in order: the first waits on sync.wait, the last signals
+  // sync.signal (a nop carries both when there is nothing to move).
+  static void EmitChain(ProgramEmitter& em, int core, int engine, const std::vector<std::function<void(Sync)>>& ops,
+                        Sync sync) {
+    if (ops.empty()) {
       em.Emit(core, isa::Opcode::kDmaNop, engine, {}, sync);
       return;
     }
-    for (size_t i = 0; i < pieces.size(); ++i) {
-      Sync s;
-      if (i == 0) s.wait = sync.wait;
-      if (i + 1 == pieces.size()) s.signal = sync.signal;
-      Dma(em, core, engine, true, pieces[i].v, pieces[i].vmem, {0, g_.w * ccw * e, ccw * e, e}, s);
+    for (size_t i = 0; i < ops.size(); ++i) {
+      Sync sy;
+      if (i == 0) sy.wait = sync.wait;
+      if (i + 1 == ops.size()) sy.signal = sync.signal;
+      ops[i](sy);
     }
   }
   void Converts(int64_t, int64_t c, int64_t kc, std::vector<ConvertRect>* converts,
