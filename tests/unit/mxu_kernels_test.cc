@@ -399,6 +399,20 @@ std::optional<codegen::LoweredModel> LowerV4(const std::string& text) {
   return std::move(*lowered);
 }
 
+// Cycle statistics of `text` lowered for v4 and run on the timing model
+// only (nullopt if any step fails).
+std::optional<sim::timing::TimingStats> TimeOnV4(const std::string& text) {
+  auto lowered = LowerV4(text);
+  if (!lowered) return std::nullopt;
+  auto chip = LoadChip("v4");
+  sim::DispatchLog log;
+  sim::Simulator s(*chip, lowered->program, {.dispatch_log = &log, .timing_only = true});
+  if (!s.Run().ok()) return std::nullopt;
+  auto t = sim::timing::RunTiming(*chip, log, {.record_instructions = false});
+  if (!t.ok()) return std::nullopt;
+  return t->stats;
+}
+
 int64_t LoweredHbmBytes(const std::string& text) {
   auto lowered = LowerV4(text);
   if (!lowered) return -1;
@@ -661,19 +675,9 @@ TEST(MxuBatchedDot, PipelinedNearHbmBound) {
   // Attention's Q K^T for 8 sequences of 128 and 12 heads: HBM-bound. The
   // GEMM engine took 3.8x its bound (one batch element per step, two
   // steps in flight); the batched kernel keeps several steps of loads in flight.
-  auto module = ParseModule(BatchedDotModule(96, 128, 64, 128, "bf16", "bf16", true));
-  ASSERT_TRUE(module.ok());
-  auto chip = LoadChip("v4");
-  ASSERT_TRUE(chip.ok());
-  auto lowered = codegen::LowerModule(**module, *chip, {});
-  ASSERT_TRUE(lowered.ok()) << lowered.status().message();
-  sim::DispatchLog log;
-  sim::Simulator s(*chip, lowered->program, {.dispatch_log = &log, .timing_only = true});
-  ASSERT_TRUE(s.Run().ok());
-  auto t = sim::timing::RunTiming(*chip, log, {.record_instructions = false});
-  ASSERT_TRUE(t.ok()) << t.status().message();
-  EXPECT_LT(t->stats.cycles, 1.6 * t->stats.roofline_cycles)
-      << t->stats.cycles << " cycles, roofline " << t->stats.roofline_cycles;
+  auto t = TimeOnV4(BatchedDotModule(96, 128, 64, 128, "bf16", "bf16", true));
+  ASSERT_TRUE(t.has_value());
+  EXPECT_LT(t->cycles, 1.6 * t->roofline_cycles) << t->cycles << " cycles, roofline " << t->roofline_cycles;
 }
 
 // The ops of the kernels `text` lowers to.
@@ -747,22 +751,13 @@ TEST(MxuPlan, UnevenColumnTilesSplitRowsToo) {
   // (1 x 4) two MXUs get 2 tiles and two get 1: at best 75% of the MXU
   // bound. A 2 x 2 grid gives each 3 tiles of half the rows; the row chunks
   // come in a multiple of the cores (7 chunks would give one core 4).
-  auto module = ParseModule(
+  auto t = TimeOnV4(
       "HloModule ffn2\n\nENTRY main {\n  x = bf16[4096,3072] parameter(0)\n  w = bf16[3072,768] parameter(1)\n"
       "  d = f32[4096,768] dot(x, w), lhs_batch_dims={}, lhs_contracting_dims={1}, rhs_batch_dims={}, "
       "rhs_contracting_dims={0}\n  ROOT r = (f32[4096,768]) tuple(d)\n}\n");
-  ASSERT_TRUE(module.ok()) << module.status().message();
-  auto chip = LoadChip("v4");
-  ASSERT_TRUE(chip.ok());
-  auto lowered = codegen::LowerModule(**module, *chip, {});
-  ASSERT_TRUE(lowered.ok()) << lowered.status().message();
-  sim::DispatchLog log;
-  sim::Simulator s(*chip, lowered->program, {.dispatch_log = &log, .timing_only = true});
-  ASSERT_TRUE(s.Run().ok());
-  auto t = sim::timing::RunTiming(*chip, log, {.record_instructions = false});
-  ASSERT_TRUE(t.ok()) << t.status().message();
+  ASSERT_TRUE(t.has_value());
   const double mxu_bound = 2.0 * 4096 * 3072 * 768 / (2.0 * 128 * 128 * 4 * 2);
-  EXPECT_LT(t->stats.cycles, 1.25 * mxu_bound) << t->stats.cycles << " cycles, MXU bound " << mxu_bound;
+  EXPECT_LT(t->cycles, 1.25 * mxu_bound) << t->cycles << " cycles, MXU bound " << mxu_bound;
   EXPECT_LT(RunOnChip(Bf16DotModule(300, 256, 768, "f32"), "v4", Precision::kDefault).rel_l2, 1e-6);
 }
 

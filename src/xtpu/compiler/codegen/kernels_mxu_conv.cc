@@ -101,13 +101,7 @@ class ConvSource : public GemmSource {
     }
     nk_ = CeilDiv(g_.cg, cc_);
     // Chunks.
-    chunks_.clear();
-    if (bh_ == g_.oh) {
-      for (int64_t n0 = 0; n0 < g_.n; n0 += nb_) chunks_.push_back({n0, std::min(nb_, g_.n - n0), 0, g_.oh});
-    } else {
-      for (int64_t n = 0; n < g_.n; ++n)
-        for (int64_t o = 0; o < g_.oh; o += bh_) chunks_.push_back({n, 1, o, std::min(bh_, g_.oh - o)});
-    }
+    MakeChunks();
     // K-steps and the weight panel's rows.
     ksteps_.assign(nk_, {});
     wrows_.clear();
@@ -314,6 +308,16 @@ class ConvSource : public GemmSource {
     int64_t kh, kw, c;
   };
   int64_t Ccw(int64_t kc) const { return std::min(cc_, g_.cg - kc * cc_); }
+  // Row chunks: nb_ whole images at a time, or bands of bh_ output rows.
+  void MakeChunks() {
+    chunks_.clear();
+    if (bh_ == g_.oh) {
+      for (int64_t n0 = 0; n0 < g_.n; n0 += nb_) chunks_.push_back({n0, std::min(nb_, g_.n - n0), 0, g_.oh});
+    } else {
+      for (int64_t n = 0; n < g_.n; ++n)
+        for (int64_t o = 0; o < g_.oh; o += bh_) chunks_.push_back({n, 1, o, std::min(bh_, g_.oh - o)});
+    }
+  }
   int64_t Slot() const { return g_.kh * cp_; }  // packed: values per pixel (kh slots of cp_ channels)
   int64_t PackedSlotBytes() const { return rb_ * g_.w * Slot() * Esz(); }
   // Packed: input rows a band of bh_ output rows reads (the raw area per image).
@@ -356,13 +360,7 @@ class ConvSource : public GemmSource {
     }
     cc_ = g_.cg;
     nk_ = 1;
-    chunks_.clear();
-    if (bh_ == g_.oh) {
-      for (int64_t n0 = 0; n0 < g_.n; n0 += nb_) chunks_.push_back({n0, std::min(nb_, g_.n - n0), 0, g_.oh});
-    } else {
-      for (int64_t n = 0; n < g_.n; ++n)
-        for (int64_t o = 0; o < g_.oh; o += bh_) chunks_.push_back({n, 1, o, std::min(bh_, g_.oh - o)});
-    }
+    MakeChunks();
     // An output pixel's K values: kw pixels x kh slots x cp_ channels.
     ksteps_.assign(1, {});
     wrows_.clear();

@@ -20,11 +20,10 @@
 #include <set>
 
 #include "xtpu/compiler/codegen/kernels.h"
+#include "xtpu/compiler/codegen/mxu_gemm.h"
 
 namespace xtpu::codegen {
 namespace {
-
-int64_t CeilDivI(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 struct WindowPattern {
   const Instruction* src = nullptr;  // the tensor every operand slices
@@ -87,7 +86,7 @@ StatusOr<bool> TryEmitWindowReduce(LoweringContext& ctx, const Instruction& inst
   const int64_t N = out.dims[0], OH = out.dims[1], OW = out.dims[2], C = out.dims[3];
   const int64_t esz = out.element_bytes();
   const int64_t win = (OW - 1) * w->s2 + w->b;      // input pixels a row needs
-  const int64_t wq = CeilDivI(win, w->s2);           // h / o pixels per row
+  const int64_t wq = mxu::CeilDiv(win, w->s2);           // h / o pixels per row
   const int64_t lw = wq * w->s2;                     // x pixels per row
   // VMEM per band of bo output rows: 2 x buffers, h, 2 o buffers.
   auto bytes = [&](int64_t bo) {
@@ -96,7 +95,7 @@ StatusOr<bool> TryEmitWindowReduce(LoweringContext& ctx, const Instruction& inst
   };
   const int64_t budget = em.VmemBytes() - 64 * 1024;
   int64_t bo = OH;
-  while (bo > 1 && bytes(bo) > budget) bo = CeilDivI(bo, 2);
+  while (bo > 1 && bytes(bo) > budget) bo = mxu::CeilDiv(bo, 2);
   if (bytes(bo) > budget) return false;  // (the elementwise loop then)
   struct Band {
     int64_t n, i0, rows;
