@@ -81,12 +81,14 @@ class DotSource : public GemmSource {
                    Sync sync) const override {
     int64_t w = std::min(kc_, k_ - kc * kc_);
     View v = lhs_.SubRange(0, b, 1).SubRange(1, c * mc_, ChunkRows(c)).SubRange(2, kc * kc_, w);
-    Dma(em, core, engine, true, v, staging, {0, w * e_, e_}, sync);
+    // Rows at the K chunk's full pitch: for a bf16 LHS the staging buffer is
+    // then the plane itself (the engine DMAs straight into it).
+    Dma(em, core, engine, true, v, staging, {0, kc_ * e_, e_}, sync);
   }
   void Converts(int64_t, int64_t c, int64_t kc, std::vector<ConvertRect>* converts,
                 std::vector<ZeroRect>*) const override {
     int64_t w = std::min(kc_, k_ - kc * kc_);
-    converts->push_back({0, 0, ChunkRows(c), w, kc_ * 2, w * e_});
+    converts->push_back({0, 0, ChunkRows(c), w, kc_ * 2, kc_ * e_});
   }
   void EmitOutTile(ProgramEmitter& em, int core, int engine, bool load, const View& t, int64_t b, int64_t c,
                    int64_t col0, int64_t ncols, int64_t vmem, int64_t row_stride, Sync sync) const override {

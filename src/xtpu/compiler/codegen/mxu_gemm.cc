@@ -22,6 +22,7 @@ namespace {
 
 constexpr int kMaxPieces = 4;
 constexpr int kMaxMxus = 8;
+constexpr int kMaxLhsSlots = 4;  // direct LHS: the memory of 2 staging buffers + 2 planes
 constexpr int kEngineLhs = 0, kEngineWeights = 1, kEngineStore = 2, kEngineResidual = 3;
 
 
@@ -57,14 +58,14 @@ class GemmEmitter {
     std::vector<std::pair<int64_t, int64_t>> groups;  // (b, g)
     std::vector<Step> steps;
     int64_t wpanel[2] = {-1, -1}, wstage = -1, wtemp = -1;
-    int64_t stage[2] = {-1, -1}, temp = -1;
-    int64_t plane[2][3] = {{-1, -1, -1}, {-1, -1, -1}};
+    int64_t stage[kMaxLhsSlots] = {-1, -1, -1, -1}, temp = -1;
+    int64_t plane[kMaxLhsSlots][3] = {{-1, -1, -1}, {-1, -1, -1}, {-1, -1, -1}, {-1, -1, -1}};
     int64_t out[kMaxOutSlots] = {-1, -1, -1}, res[kMaxOutSlots] = {-1, -1, -1}, res16[kMaxOutSlots] = {-1, -1, -1};
     int64_t bias = -1, saved = -1;
     // Channels with several consumers (the MXUs) have one semaphore per
     // consumer, so that a fast MXU cannot take a slow one's credit.
-    int st_free, st_loaded, pl_ready[kMaxMxus], pl_free[2], w_ready[kMaxPieces], w_free[kMaxPieces];
-    int ws_free = -1, ws_loaded = -1;
+    int st_free, st_loaded, pl_ready[kMaxMxus], pl_free[kMaxLhsSlots], w_ready[kMaxPieces], w_free[kMaxPieces];
+    int ws_free = -1, ws_loaded = -1, lhs_go = -1;
     int acc_done[kMaxOutSlots], out_free[kMaxMxus], ep_done = -1, res_loaded = -1, res_free = -1, bias_loaded = -1;
     bool bias_waited = false;
     int pieces = 1;
@@ -72,6 +73,12 @@ class GemmEmitter {
     std::vector<int64_t> gfirst, glast;  // first and last row chunk of each group
   };
 
+  // True if the LHS needs no vector-unit pass: one bf16 plane whose converts
+  // are all plain copies at the same offsets and pitch. The LHS DMA then
+  // writes the plane itself and hands it to the MXUs (pl_free / pl_ready),
+  // and the MXUs wait for their weights (w_ready, one credit each): nothing
+  // on the MXUs' path queues behind the epilogues on the in-order VPU.
+  bool DirectLhsPossible() const;
   Status Alloc(Core& k);
   void EmitWeights(Core& k, int gi, int piece, const View& const_panel);
   void EmitConvert(Core& k, int s);
@@ -118,7 +125,27 @@ class GemmEmitter {
   int n_active_ = 1;
   bool has_bias_ = false, has_res_ = false;
   bool res_bf16_ = false;  // a bf16 residual: DMAed into res16, widened into res by the VPU
+  bool direct_lhs_ = false;  // see DirectLhsPossible
+  int lhs_slots_ = 2;        // LHS buffers in flight: 2, or kMaxLhsSlots with a direct LHS
 };
+
+bool GemmEmitter::DirectLhsPossible() const {
+  if (planes_ != 1 || src_.StagingDType() != DType::kBF16 || src_.ZeroPlanesFirst() || src_.ZeroStagingFirst() ||
+      src_.PlaneBytes() > src_.StagingBytes() || std::getenv("XTPU_NO_DIRECT_LHS") != nullptr)
+    return false;
+  std::vector<ConvertRect> rects;
+  std::vector<ZeroRect> zeros;
+  for (int64_t b = 0; b < src_.Batches(); ++b)
+    for (int64_t c = 0; c < src_.NumChunks(); ++c)
+      for (int64_t kc = 0; kc < src_.NumKChunks(); ++kc) {
+        rects.clear();
+        src_.Converts(b, c, kc, &rects, &zeros);
+        if (!zeros.empty()) return false;
+        for (const ConvertRect& r : rects)
+          if (r.dst != r.src || r.ds != r.ss) return false;
+      }
+  return true;
+}
 
 void GemmEmitter::Nops(int core, isa::UnitKind kind, int unit, Sync sync, int n) {
   Opcode op = kind == isa::UnitKind::kDma ? Opcode::kDmaNop
@@ -169,15 +196,19 @@ Status GemmEmitter::Alloc(Core& k) {
   if (EpilogueSaves(job_.epilogue)) {  // one tile: the VPU runs the epilogues in order
     ASSIGN_OR_RETURN(k.saved, alloc(out_bytes));
   }
-  for (int s = 0; s < 2; ++s) {
+  for (int s = 0; s < lhs_slots_; ++s) {
     ASSIGN_OR_RETURN(k.stage[s], alloc(src_.StagingBytes()));
   }
   if (planes_ > 1) {
     ASSIGN_OR_RETURN(k.temp, alloc(src_.StagingBytes()));
   }
   const int64_t plane_bytes = CeilDiv(src_.PlaneBytes(), 4096) * 4096;
-  for (int s = 0; s < 2; ++s)
+  for (int s = 0; s < lhs_slots_; ++s)
     for (int p = 0; p < planes_; ++p) {
+      if (direct_lhs_) {
+        k.plane[s][p] = k.stage[s];
+        continue;
+      }
       ASSIGN_OR_RETURN(k.plane[s][p], alloc(plane_bytes));
     }
   auto sem = [&](int* out) -> Status {
@@ -186,7 +217,7 @@ Status GemmEmitter::Alloc(Core& k) {
   };
   RETURN_IF_ERROR(sem(&k.st_free));
   RETURN_IF_ERROR(sem(&k.st_loaded));
-  for (int s = 0; s < 2; ++s) RETURN_IF_ERROR(sem(&k.pl_free[s]));
+  for (int s = 0; s < lhs_slots_; ++s) RETURN_IF_ERROR(sem(&k.pl_free[s]));
   for (int s = 0; s < plan_.out_slots; ++s) RETURN_IF_ERROR(sem(&k.acc_done[s]));
   for (int u = 0; u < n_active_; ++u) {
     RETURN_IF_ERROR(sem(&k.pl_ready[u]));
@@ -206,6 +237,7 @@ Status GemmEmitter::Alloc(Core& k) {
     RETURN_IF_ERROR(sem(&k.ws_loaded));
   }
   if (!job_.epilogue.empty()) RETURN_IF_ERROR(sem(&k.ep_done));
+  if (direct_lhs_) RETURN_IF_ERROR(sem(&k.lhs_go));
   if (has_res_) {
     RETURN_IF_ERROR(sem(&k.res_loaded));
     RETURN_IF_ERROR(sem(&k.res_free));
@@ -236,6 +268,7 @@ void GemmEmitter::EmitWeights(Core& k, int gi, int piece, const View& const_pane
       if (p == planes_ - 1) s.signal = k.w_ready[wi];
       Dma(em_, c, kEngineWeights, true, v, panel + p * kw_ * ng * 2 + r0 * ng * 2, {2}, s);
     }
+    if (direct_lhs_) Nops(c, isa::UnitKind::kDma, kEngineWeights, {.signal = k.w_ready[wi]}, n_active_ - 1);
     return;
   }
   View rhs = src_.RhsView().SubRange(0, b, 1);
@@ -249,6 +282,7 @@ void GemmEmitter::EmitWeights(Core& k, int gi, int piece, const View& const_pane
     if (wait_free) Nops(c, isa::UnitKind::kDma, kEngineWeights, {.wait = k.w_free[wi]}, n_active_);
     Dma(em_, c, kEngineWeights, true, rhs.SubRange(0, r0, r1 - r0), panel + r0 * ng * 2, {ng * 2, 2},
         {.signal = k.w_ready[wi]});
+    if (direct_lhs_) Nops(c, isa::UnitKind::kDma, kEngineWeights, {.signal = k.w_ready[wi]}, n_active_ - 1);
     return;
   }
   // Non-constant f32 weights: f32 [Kw, ncols] -> wstage -> VPU -> bf16 planes.
@@ -273,7 +307,7 @@ void GemmEmitter::EmitWeights(Core& k, int gi, int piece, const View& const_pane
               {"ds", ng * 2}, {"ss", ng * 4}});
   }
   if (gi + 1 < ng_core) em_.Emit(c, Opcode::kVpuNop, 0, {}, {.signal = k.ws_free});
-  em_.Emit(c, Opcode::kVpuNop, 0, {}, {.signal = k.w_ready[wi]});
+  Nops(c, isa::UnitKind::kVpu, 0, {.signal = k.w_ready[wi]}, direct_lhs_ ? n_active_ : 1);
 }
 
 void GemmEmitter::EmitConvert(Core& k, int s) {
@@ -329,7 +363,7 @@ void GemmEmitter::EmitConvert(Core& k, int s) {
 void GemmEmitter::EmitMatmuls(Core& k, int s, int deferred_acc) {
   const int c = k.core;
   const Step& st = k.steps[s];
-  const int slot = s % 2;
+  const int slot = s % lhs_slots_;
   const int wslot = Slot(st.gi);
   const int64_t rows = src_.ChunkRows(st.c);
   const int64_t ms = std::min(plan_.ms_max, CeilDiv(rows, plan_.pm));
@@ -342,7 +376,7 @@ void GemmEmitter::EmitMatmuls(Core& k, int s, int deferred_acc) {
   const bool last_use = st.c == k.glast[st.gi] && FreesWeights(k, st.gi) &&
                         (st.kc + 1 == src_.NumKChunks() || PieceOf(k, st.kc + 1) != piece);
   const bool first_k = st.kc == 0;
-  const bool free_plane = s + 2 < static_cast<int>(k.steps.size());
+  const bool free_plane = s + lhs_slots_ < static_cast<int>(k.steps.size());
   const int64_t row_stride = src_.LhsRowStride(st.kc);
   const int64_t ng = plan_.ng;
   const int64_t panel = k.wpanel[wslot];
@@ -352,6 +386,7 @@ void GemmEmitter::EmitMatmuls(Core& k, int s, int deferred_acc) {
     std::vector<std::pair<int64_t, int64_t>> runs;  // the chunk's row runs within [r0, r1)
     std::vector<int64_t> tiles;
     bool waited_pl = false;
+    bool waited_w = false;
     int left = 0;  // matmuls still to emit
     int loads_left = 0;
   };
@@ -379,9 +414,13 @@ void GemmEmitter::EmitMatmuls(Core& k, int s, int deferred_acc) {
       mx.push_back(std::move(m));
     }
   }
+  // Direct LHS: each MXU's first weight load of the group's piece waits for
+  // it (one credit per MXU), its first matmul for the LHS.
+  const bool wait_weights = direct_lhs_ && FirstUse(k, s);
   // MXUs without work keep the semaphore protocol.
   for (Mxu& m : mx) {
     if (m.left > 0) continue;
+    if (wait_weights) em_.Emit(c, Opcode::kMxuNop, m.unit, {}, {.wait = k.w_ready[wi]});
     em_.Emit(c, Opcode::kMxuNop, m.unit, {}, {.wait = k.pl_ready[m.unit]});
   }
   const int64_t acc_base = AccBase(k.readouts + (deferred_acc >= 0 ? 1 : 0));
@@ -400,7 +439,10 @@ void GemmEmitter::EmitMatmuls(Core& k, int s, int deferred_acc) {
         for (auto [lp, wp] : products_) {
           if (wp != last_w) {
             Sync sy;
-            if (!m.waited_pl) {  // the step's first instruction on this MXU
+            if (wait_weights) {
+              if (!m.waited_w) sy.wait = k.w_ready[wi];
+              m.waited_w = true;
+            } else if (!m.waited_pl && !direct_lhs_) {  // the step's first instruction on this MXU
               sy.wait = k.pl_ready[m.unit];
               m.waited_pl = true;
             }
@@ -533,6 +575,8 @@ Status GemmEmitter::Run(const View& const_panel) {
   const int cores = em_.Cores();
   const int64_t B = src_.Batches(), C = src_.NumChunks(), K = src_.NumKChunks();
   std::vector<Core> ks(cores);
+  direct_lhs_ = DirectLhsPossible();
+  lhs_slots_ = direct_lhs_ ? kMaxLhsSlots : 2;
   // Work split.
   if (plan_.split_cols) {
     const int64_t total = B * plan_.groups;
@@ -633,29 +677,49 @@ Status GemmEmitter::Run(const View& const_panel) {
     };
     auto load = [&](int s) {
       const Step& st = k.steps[s];
+      if (direct_lhs_) {  // into the plane once its MXUs are done with step s - 2
+        const int slot = s % lhs_slots_;
+        if (s >= lhs_slots_) Nops(c, isa::UnitKind::kDma, kEngineLhs, {.wait = k.pl_free[slot]}, n_active_);
+        src_.EmitLhsLoad(em_, c, kEngineLhs, st.b, st.c, st.kc, k.stage[slot], {.signal = k.pl_ready[0]});
+        for (int u = 1; u < n_active_; ++u)
+          em_.Emit(c, Opcode::kDmaNop, kEngineLhs, {}, {.signal = k.pl_ready[u]});
+        return;
+      }
       src_.EmitLhsLoad(em_, c, kEngineLhs, st.b, st.c, st.kc, k.stage[s % 2],
                        {.wait = s >= 2 || src_.ZeroStagingFirst() ? k.st_free : -1, .signal = k.st_loaded});
     };
-    load(0);
-    if (S > 1) load(1);
+    for (int s = 0; s < std::min(S, 2); ++s) load(s);
+    int next_load = 2;
+    if (direct_lhs_ && S > 2 && !wl.empty() && wl[0].dep < 0) {
+      // The further LHS buffers are loaded after the first weight piece, not
+      // sharing HBM with it: the first matmuls need both.
+      EmitWeights(k, wl[0].gi, wl[0].piece, const_panel);
+      ++wnext;
+      em_.Emit(c, Opcode::kDmaNop, kEngineWeights, {}, {.signal = k.lhs_go});
+      em_.Emit(c, Opcode::kDmaNop, kEngineLhs, {}, {.wait = k.lhs_go});
+    }
     emit_weights(-1, lookahead);
     XTPU_CHECK(weights_emitted(0));
-    EmitConvert(k, 0);
+    if (!direct_lhs_) EmitConvert(k, 0);
     int pending = -1;   // step whose read_acc is emitted, not yet its epilogue and store
     int deferred = -1;  // step whose read_acc goes into the next step's matmuls
     for (int s = 0; s < S; ++s) {
       const Step& st = k.steps[s];
-      if (s + 2 < S) load(s + 2);
+      if (s + 2 < S && !direct_lhs_) load(s + 2);
       emit_weights(s - 1, s + 1 + lookahead);
-      const bool convert_now = s + 1 < S && weights_emitted(s + 1);
+      const bool convert_now = !direct_lhs_ && s + 1 < S && weights_emitted(s + 1);
       if (convert_now) EmitConvert(k, s + 1);
       if (st.kc == K - 1 && has_res_) EmitResidualLoad(k, s, k.readouts + (deferred >= 0 ? 1 : 0));
+      XTPU_CHECK(!direct_lhs_ || weights_emitted(s));
       EmitMatmuls(k, s, deferred);
       deferred = -1;
+      // Direct LHS: the load waits for this step's matmuls (emitted first, so
+      // the wait never refers to later work).
+      while (direct_lhs_ && next_load < S && next_load <= s + lhs_slots_) load(next_load++);
       if (pending >= 0) EmitReadout(k, pending, false);
       pending = -1;
       emit_weights(s, s + 1 + lookahead);
-      if (s + 1 < S && !convert_now) {
+      if (s + 1 < S && !convert_now && !direct_lhs_) {
         XTPU_CHECK(weights_emitted(s + 1));
         EmitConvert(k, s + 1);
       }
