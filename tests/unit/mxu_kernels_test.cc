@@ -766,6 +766,48 @@ TEST(MxuFusion, DirectBf16LhsOverlapsEpilogue) {
   EXPECT_LT(ffn1->cycles * 1.2, staged_ffn1->cycles);
 }
 
+// With one set of accumulators (no halves), a row chunk's read_accs are
+// streamed between the matmuls of its last k-step and the next chunk's
+// first: the read port works while the MXU streams. Same values as the
+// read-out after the chunk (XTPU_NO_STREAM_READS=1), fewer cycles.
+TEST(MxuFusion, StreamedReadoutOverlapsMatmuls) {
+  const std::string small = ActivationModule("bf16", 700, 256, 1500);  // several tiles and chunks per MXU
+  Outcome streamed = RunOnChip(small, "v4", Precision::kDefault);
+  setenv("XTPU_NO_STREAM_READS", "1", 1);
+  Outcome after = RunOnChip(small, "v4", Precision::kDefault);
+  auto after_ffn1 = TimeOnV4(ActivationModule("bf16", 4096, 768, 3072));
+  unsetenv("XTPU_NO_STREAM_READS");
+  EXPECT_LT(streamed.rel_l2, 1e-2);
+  EXPECT_EQ(streamed.rel_l2, after.rel_l2);
+  auto ffn1 = TimeOnV4(ActivationModule("bf16", 4096, 768, 3072));
+  ASSERT_TRUE(ffn1.has_value() && after_ffn1.has_value());
+  std::printf("    FFN1 + GELU: %lld cycles with streamed read-out, %lld after each chunk\n", (long long)ffn1->cycles,
+              (long long)after_ffn1->cycles);
+  EXPECT_LT(ffn1->cycles * 1.06, after_ffn1->cycles);
+}
+
+// GELU's epilogue on fewer vector-unit passes: x / sqrt 2 is a multiply by
+// the reciprocal and the final * 0.5 moves into the saved copy of x, so the
+// program has no vpu divide and no separate copy (values: GeluEpilogue).
+TEST(MxuFusion, EpilogueDivideBecomesMultiply) {
+  auto lowered = LowerV4(ActivationModule("bf16", 300, 256, 260));
+  ASSERT_TRUE(lowered.has_value());
+  int divides = 0, copies = 0, halves = 0;
+  for (const auto& core : lowered->program.cores)
+    for (const isa::Instruction& i : core) {
+      if (i.opcode == isa::Opcode::kVpuBinaryImm && i.op("op").imm == static_cast<int64_t>(isa::BinOp::kDiv)) ++divides;
+      if (i.opcode == isa::Opcode::kVpuUnary && i.op("op").imm == static_cast<int64_t>(isa::UnOp::kCopy) &&
+          i.op("dtype").imm == static_cast<int64_t>(DType::kF32))
+        ++copies;
+      if (i.opcode == isa::Opcode::kVpuBinaryImm && i.op("op").imm == static_cast<int64_t>(isa::BinOp::kMul) &&
+          i.op("imm").imm == codegen::F32Bits(0.5f))
+        ++halves;
+    }
+  EXPECT_EQ(divides, 0);
+  EXPECT_EQ(copies, 0);
+  EXPECT_GT(halves, 0);  // the scaled save
+}
+
 TEST(MxuPlan, UnevenColumnTilesSplitRowsToo) {
   // BERT's FFN2 shape: N = 768 is 6 column tiles. On 4 MXUs in one row
   // (1 x 4) two MXUs get 2 tiles and two get 1: at best 75% of the MXU

@@ -90,7 +90,9 @@ StatusOr<ParsedFusion> ParseOutputFusion(const Instruction& fusion) {
     if (uses == 0) continue;
     if (i->shape != pf.core->shape) return bad(i, "it changes the shape or dtype");
     if (readers[cur] == 2 && saved == nullptr && uses == 1) {
-      pf.ops.push_back({{EpilogueOp::kSave}, -1});
+      ParsedFusion::Op e;
+      e.op.kind = EpilogueOp::kSave;
+      pf.ops.push_back(e);
       saved = cur;
     } else if (readers[cur] > 1 && !(saved == cur && readers[cur] == 2)) {
       return bad(i, "a chain value with more readers than the next op and one later op");
@@ -121,8 +123,13 @@ StatusOr<ParsedFusion> ParseOutputFusion(const Instruction& fusion) {
     if (i->opcode == Opcode::kClamp) {
       auto lo = ScalarConstant(i->operand(0)), hi = ScalarConstant(i->operand(2));
       if (i->operand(1) != cur || !lo || !hi) return bad(i, "clamp bounds must be scalar constants");
-      pf.ops.push_back({{EpilogueOp::kBinaryImm, isa::BinOp::kMax, *lo, false, {}}, -1});
-      pf.ops.push_back({{EpilogueOp::kBinaryImm, isa::BinOp::kMin, *hi, false, {}}, -1});
+      for (auto [op, imm] : {std::pair{isa::BinOp::kMax, *lo}, std::pair{isa::BinOp::kMin, *hi}}) {
+        ParsedFusion::Op e;
+        e.op.kind = EpilogueOp::kBinaryImm;
+        e.op.op = op;
+        e.op.imm = imm;
+        pf.ops.push_back(e);
+      }
       cur = i;
       continue;
     }
@@ -209,6 +216,7 @@ Status EmitOutputFusion(LoweringContext& ctx, const Instruction& inst, const Vie
     }
     epilogue.push_back(e);
   }
+  mxu::SimplifyEpilogue(&epilogue);
   const std::string opname = FusionOpName(pf);
   if (pf.core->opcode == Opcode::kConvolution) {
     // Check on the fused convolution, whose operands are parameters.

@@ -1,5 +1,6 @@
 // Helpers of the matrix-unit kernels: precision splits, DMA with byte
 // accounting, and the epilogue of output fusions on the vector unit.
+#include <cmath>
 #include <cstring>
 
 #include "xtpu/compiler/codegen/mxu_gemm.h"
@@ -42,6 +43,33 @@ bool EpilogueSaves(const std::vector<EpilogueOp>& epilogue) {
   return false;
 }
 
+void SimplifyEpilogue(std::vector<EpilogueOp>* epilogue) {
+  auto pow2 = [](float v) {
+    int e = 0;
+    return std::isnormal(v) && std::frexp(std::fabs(v), &e) == 0.5f;
+  };
+  for (EpilogueOp& e : *epilogue) {
+    if (e.kind != EpilogueOp::kBinaryImm || e.op != isa::BinOp::kDiv || e.reversed) continue;
+    const float r = 1.0f / e.imm;
+    if (!std::isnormal(e.imm) || !std::isnormal(r)) continue;
+    e.op = isa::BinOp::kMul;
+    e.imm = r;
+  }
+  for (size_t i = 1; i + 1 < epilogue->size(); ++i) {
+    EpilogueOp& saved = (*epilogue)[i];
+    const EpilogueOp& next = (*epilogue)[i + 1];
+    if (saved.kind != EpilogueOp::kSaved || saved.op != isa::BinOp::kMul || next.kind != EpilogueOp::kBinaryImm ||
+        next.op != isa::BinOp::kMul || !pow2(next.imm))
+      continue;
+    for (size_t j = 0; j < i; ++j)
+      if ((*epilogue)[j].kind == EpilogueOp::kSave) {
+        (*epilogue)[j].save_scale *= next.imm;
+        epilogue->erase(epilogue->begin() + static_cast<std::ptrdiff_t>(i + 1));
+        break;
+      }
+  }
+}
+
 void EmitEpilogueOps(ProgramEmitter& em, int core, const std::vector<EpilogueOp>& epilogue, int64_t tile,
                      int64_t rows, int64_t ncols, int64_t row_stride, int64_t bias_vmem, int64_t residual_vmem,
                      int wait, int residual_free, int done_signal, int64_t saved_vmem) {
@@ -57,6 +85,14 @@ void EmitEpilogueOps(ProgramEmitter& em, int core, const std::vector<EpilogueOp>
     if (e.kind == EpilogueOp::kUnary || e.kind == EpilogueOp::kSave) {
       XTPU_CHECK(e.kind == EpilogueOp::kUnary || saved_vmem >= 0);
       const bool save = e.kind == EpilogueOp::kSave;
+      if (save && e.save_scale != 1) {
+        em.Emit(core, Opcode::kVpuBinaryImm, 0,
+                {{"op", static_cast<int64_t>(isa::BinOp::kMul)}, {"dtype", f32}, {"dst", saved_vmem}, {"a", tile},
+                 {"imm", F32Bits(e.save_scale)}, {"rows", rows}, {"cols", ncols}, {"ds", row_stride},
+                 {"as", row_stride}},
+                sync());
+        continue;
+      }
       em.Emit(core, Opcode::kVpuUnary, 0,
               {{"op", static_cast<int64_t>(save ? isa::UnOp::kCopy : e.unop)}, {"dtype", f32},
                {"dst", save ? saved_vmem : tile}, {"a", tile}, {"rows", rows}, {"cols", ncols}, {"ds", row_stride},

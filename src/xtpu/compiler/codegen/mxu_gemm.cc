@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <tuple>
 
 #include "xtpu/compiler/codegen/vpu_common.h"
@@ -30,6 +31,16 @@ constexpr int kEngineLhs = 0, kEngineWeights = 1, kEngineStore = 2, kEngineResid
 struct Step {
   int64_t b, g, c, kc;
   int gi;  // index of (b, g) in the core's group list
+};
+
+// One MXU's read_acc of one column tile of a row chunk (m == 0: an mxu.nop
+// that keeps the semaphore protocol for an MXU without rows or tiles).
+struct ReadAcc {
+  int64_t q = 0;  // the MXU's tile index: accumulator rows from q * ms_max
+  int64_t dst = 0, acc = 0, m = 0, n = 0, dtype = 0;
+  Sync sync;
+  int owner = 0;     // the step whose row chunk it reads
+  int64_t need = 0;  // rows the MXU still streams before it can issue without stalling
 };
 
 class GemmEmitter {
@@ -70,6 +81,8 @@ class GemmEmitter {
     bool bias_waited = false;
     int pieces = 1;
     int64_t readouts = 0, total_readouts = 0;
+    std::vector<int64_t> readout_of;          // per step: its chunk's readout number (-1: none yet)
+    std::deque<ReadAcc> reads[kMaxMxus];      // streamed read-out: queued read_accs per MXU
     std::vector<int64_t> gfirst, glast;  // first and last row chunk of each group
   };
 
@@ -92,6 +105,13 @@ class GemmEmitter {
   // the in-order VPU queue, blocked until the read_acc is done, does not
   // stall the sequencer before those matmuls are dispatched.
   void EmitReadout(Core& k, int s, bool acc_part);
+  // The read_accs of step s's row chunk, per MXU in tile order.
+  std::vector<std::vector<ReadAcc>> ReadAccs(Core& k, int s, int64_t readout);
+  void EmitReadAcc(int core, int unit, const ReadAcc& r);
+  // Emits queued read_accs of `unit` up to and including the last one that
+  // satisfies `until` (none if none does).
+  template <typename Pred>
+  void EmitQueuedReads(Core& k, int unit, Pred until);
   // First accumulator row of the row chunk with this readout number.
   int64_t AccBase(int64_t readout) const {
     return plan_.acc_halves ? (readout % 2) * plan_.tpm * plan_.ms_max : 0;
@@ -126,6 +146,12 @@ class GemmEmitter {
   bool has_bias_ = false, has_res_ = false;
   bool res_bf16_ = false;  // a bf16 residual: DMAed into res16, widened into res by the VPU
   bool direct_lhs_ = false;  // see DirectLhsPossible
+  // Streamed read-out (one accumulator set, no halves): a row chunk's last
+  // k-step queues each tile's read_acc after its matmul; it is emitted
+  // between later matmuls once they have streamed the finished one's drain
+  // (mxu.rows + width - 1 cycles), so the accumulator read port works while
+  // the MXU streams the next tiles and the next chunk's first ones.
+  bool stream_reads_ = false;
   int lhs_slots_ = 2;        // LHS buffers in flight: 2, or kMaxLhsSlots with a direct LHS
 };
 
@@ -424,6 +450,16 @@ void GemmEmitter::EmitMatmuls(Core& k, int s, int deferred_acc) {
     em_.Emit(c, Opcode::kMxuNop, m.unit, {}, {.wait = k.pl_ready[m.unit]});
   }
   const int64_t acc_base = AccBase(k.readouts + (deferred_acc >= 0 ? 1 : 0));
+  std::vector<std::vector<ReadAcc>> reads;
+  if (stream_reads_ && st.kc == src_.NumKChunks() - 1) {
+    const int64_t readout = k.readouts++;
+    k.readout_of[s] = readout;
+    reads = ReadAccs(k, s, readout);
+    for (Mxu& m : mx)  // MXUs without work: their nops (in order behind earlier reads)
+      if (m.left == 0)
+        for (ReadAcc& r : reads[m.unit]) k.reads[m.unit].push_back(r);
+  }
+  const int64_t drain = ctx_.chip().mxu.rows + tile_ - 1;
   for (size_t ki = 0; ki < ksteps.size(); ++ki) {
     if (ki == 1 && deferred_acc >= 0) {
       EmitReadout(k, deferred_acc, true);
@@ -464,6 +500,19 @@ void GemmEmitter::EmitMatmuls(Core& k, int s, int deferred_acc) {
           }
           const bool write = first_k && ki == 0 && lp == products_[0].first && wp == products_[0].second;
           for (auto [a, b] : m.runs) {
+            if (stream_reads_) {
+              // A queued read of this tile's rows (an earlier chunk) goes
+              // first; else at most one read whose matmul has drained.
+              std::deque<ReadAcc>& rq = k.reads[m.unit];
+              bool hazard = false;
+              for (const ReadAcc& r : rq) hazard |= r.m > 0 && r.q == static_cast<int64_t>(q);
+              if (hazard)
+                EmitQueuedReads(k, m.unit, [&](const ReadAcc& r) { return r.m > 0 && r.q == static_cast<int64_t>(q); });
+              else if (!rq.empty() && rq.front().need <= 0) {
+                EmitReadAcc(c, m.unit, rq.front());
+                rq.pop_front();
+              }
+            }
             if (--m.left == 0 && free_plane) sy.signal = k.pl_free[slot];
             em_.Emit(c, Opcode::kMxuMatmul, m.unit,
                      {{"lhs", k.plane[slot][lp] + ks.lhs_offset + a * row_stride}, {"stride", row_stride},
@@ -471,11 +520,20 @@ void GemmEmitter::EmitMatmuls(Core& k, int s, int deferred_acc) {
                       {"accumulate", write ? 0 : 1}},
                      sy);
             sy = Sync();
+            if (stream_reads_)
+              for (ReadAcc& r : k.reads[m.unit]) r.need -= b - a;
           }
+        }
+        if (!reads.empty() && ki + 1 == ksteps.size()) {  // tile q of this chunk is complete
+          ReadAcc r = reads[m.unit][q];
+          r.need = drain;
+          k.reads[m.unit].push_back(r);
         }
       }
     }
   }
+  if (stream_reads_)  // reads of earlier chunks are all emitted (their epilogues come next)
+    for (Mxu& m : mx) EmitQueuedReads(k, m.unit, [&](const ReadAcc& r) { return r.owner != s; });
   if (deferred_acc >= 0) EmitReadout(k, deferred_acc, true);  // (a single k-step)
   for (Mxu& m : mx) {
     if (m.tiles.empty() || m.runs.empty()) {
@@ -496,13 +554,10 @@ void GemmEmitter::EmitResidualLoad(Core& k, int s, int64_t readout) {
   }
 }
 
-void GemmEmitter::EmitReadout(Core& k, int s, bool acc_part) {
-  const int c = k.core;
+std::vector<std::vector<ReadAcc>> GemmEmitter::ReadAccs(Core& k, int s, int64_t readout) {
   const Step& st = k.steps[s];
-  const int64_t readout = acc_part ? k.readouts++ : k.readouts - 1;  // this chunk's readout number
   const int oslot = static_cast<int>(readout % plan_.out_slots);
   const bool wait_out = readout >= plan_.out_slots;
-  const bool free_out = readout + plan_.out_slots < k.total_readouts;
   const int64_t rows = src_.ChunkRows(st.c);
   const int64_t ms = std::min(plan_.ms_max, CeilDiv(rows, plan_.pm));
   const int64_t ncols = GroupCols(st.g);
@@ -510,33 +565,82 @@ void GemmEmitter::EmitReadout(Core& k, int s, bool acc_part) {
   const int64_t ng = plan_.ng;
   // A bf16 result: read_acc rounds directly when there is no epilogue, else
   // the f32 tile is rounded in place (row by row, at a 2-byte pitch) after it.
-  const bool bf16_out = job_.out.dtype == DType::kBF16;
-  const bool acc_bf16 = bf16_out && job_.epilogue.empty();
+  const bool acc_bf16 = job_.out.dtype == DType::kBF16 && job_.epilogue.empty();
   const int64_t acc_esz = acc_bf16 ? 2 : 4;
-  for (int i = 0; i < plan_.pm && acc_part; ++i) {
+  std::vector<std::vector<ReadAcc>> out(n_active_);
+  for (int i = 0; i < plan_.pm; ++i) {
     for (int j = 0; j < plan_.pn; ++j) {
       const int unit = i * plan_.pn + j;
       const int64_t r0 = std::min(rows, i * ms), r1 = std::min(rows, r0 + ms);
       std::vector<int64_t> my;
       for (int64_t t = j; t < tiles; t += plan_.pn) my.push_back(t);
       if (r1 <= r0 || my.empty()) {
-        em_.Emit(c, Opcode::kMxuNop, unit, {}, {.wait = wait_out ? k.out_free[unit] : -1, .signal = k.acc_done[oslot]});
+        ReadAcc r;
+        r.owner = s;
+        r.sync = {.wait = wait_out ? k.out_free[unit] : -1, .signal = k.acc_done[oslot]};
+        out[unit].push_back(r);
         continue;
       }
       for (size_t q = 0; q < my.size(); ++q) {
-        const int64_t width = std::min(tile_, ncols - my[q] * tile_);
-        Sync sy;
-        if (q == 0 && wait_out) sy.wait = k.out_free[unit];
-        if (q + 1 == my.size()) sy.signal = k.acc_done[oslot];
-        em_.Emit(c, Opcode::kMxuReadAcc, unit,
-                 {{"dst", k.out[oslot] + r0 * ng * 4 + my[q] * tile_ * acc_esz}, {"stride", ng * 4},
-                  {"acc", AccBase(readout) + static_cast<int64_t>(q) * plan_.ms_max}, {"m", r1 - r0}, {"n", width},
-                  {"dtype", static_cast<int64_t>(acc_bf16 ? DType::kBF16 : DType::kF32)}},
-                 sy);
+        ReadAcc r;
+        r.q = static_cast<int64_t>(q);
+        r.owner = s;
+        r.dst = k.out[oslot] + r0 * ng * 4 + my[q] * tile_ * acc_esz;
+        r.acc = AccBase(readout) + static_cast<int64_t>(q) * plan_.ms_max;
+        r.m = r1 - r0;
+        r.n = std::min(tile_, ncols - my[q] * tile_);
+        r.dtype = static_cast<int64_t>(acc_bf16 ? DType::kBF16 : DType::kF32);
+        if (q == 0 && wait_out) r.sync.wait = k.out_free[unit];
+        if (q + 1 == my.size()) r.sync.signal = k.acc_done[oslot];
+        out[unit].push_back(r);
       }
     }
   }
-  if (acc_part) return;
+  return out;
+}
+
+void GemmEmitter::EmitReadAcc(int core, int unit, const ReadAcc& r) {
+  if (r.m == 0) {
+    em_.Emit(core, Opcode::kMxuNop, unit, {}, r.sync);
+    return;
+  }
+  em_.Emit(core, Opcode::kMxuReadAcc, unit,
+           {{"dst", r.dst}, {"stride", plan_.ng * 4}, {"acc", r.acc}, {"m", r.m}, {"n", r.n}, {"dtype", r.dtype}},
+           r.sync);
+}
+
+template <typename Pred>
+void GemmEmitter::EmitQueuedReads(Core& k, int unit, Pred until) {
+  std::deque<ReadAcc>& rq = k.reads[unit];
+  size_t last = rq.size();
+  for (size_t i = 0; i < rq.size(); ++i)
+    if (until(rq[i])) last = i;
+  if (last == rq.size()) return;
+  for (size_t i = 0; i <= last; ++i) {
+    EmitReadAcc(k.core, unit, rq.front());
+    rq.pop_front();
+  }
+}
+
+void GemmEmitter::EmitReadout(Core& k, int s, bool acc_part) {
+  const int c = k.core;
+  const Step& st = k.steps[s];
+  if (acc_part) {
+    const int64_t readout = k.readouts++;
+    k.readout_of[s] = readout;
+    std::vector<std::vector<ReadAcc>> reads = ReadAccs(k, s, readout);
+    for (int u = 0; u < n_active_; ++u)
+      for (const ReadAcc& r : reads[u]) EmitReadAcc(c, u, r);
+    return;
+  }
+  const int64_t readout = k.readout_of[s];  // this chunk's readout number
+  XTPU_CHECK(readout >= 0);
+  const int oslot = static_cast<int>(readout % plan_.out_slots);
+  const bool free_out = readout + plan_.out_slots < k.total_readouts;
+  const int64_t rows = src_.ChunkRows(st.c);
+  const int64_t ncols = GroupCols(st.g);
+  const int64_t ng = plan_.ng;
+  const bool bf16_out = job_.out.dtype == DType::kBF16;
   int store_wait;
   if (!job_.epilogue.empty()) {
     Nops(c, isa::UnitKind::kVpu, 0, {.wait = k.acc_done[oslot]}, n_active_ - 1);
@@ -577,6 +681,7 @@ Status GemmEmitter::Run(const View& const_panel) {
   std::vector<Core> ks(cores);
   direct_lhs_ = DirectLhsPossible();
   lhs_slots_ = direct_lhs_ ? kMaxLhsSlots : 2;
+  stream_reads_ = !plan_.acc_halves && std::getenv("XTPU_NO_STREAM_READS") == nullptr;
   // Work split.
   if (plan_.split_cols) {
     const int64_t total = B * plan_.groups;
@@ -616,6 +721,7 @@ Status GemmEmitter::Run(const View& const_panel) {
     const int c = k.core;
     // Prologue: credits, zeroed planes, bias, first weights.
     for (const Step& st : k.steps) k.total_readouts += st.kc == K - 1 ? 1 : 0;
+    k.readout_of.assign(k.steps.size(), -1);
     if (src_.ZeroPlanesFirst()) {
       const int64_t words = CeilDiv(src_.PlaneBytes(), 4096) * 1024;
       for (int s = 0; s < 2; ++s)
@@ -725,10 +831,11 @@ Status GemmEmitter::Run(const View& const_panel) {
       }
       if (st.kc == K - 1) {
         if (plan_.acc_halves && s + 1 < S) deferred = s;
-        else EmitReadout(k, s, true);
+        else if (!stream_reads_) EmitReadout(k, s, true);
         pending = s;
       }
     }
+    for (int u = 0; u < n_active_; ++u) EmitQueuedReads(k, u, [](const ReadAcc&) { return true; });
     if (pending >= 0) EmitReadout(k, pending, false);
   }
   return OkStatus();

@@ -71,9 +71,15 @@ struct EpilogueOp {
   bool reversed = false;    // kBinaryImm / kBias / kResidual / kSaved: other op this (sub, div)
   View operand;             // kBias: f32 [batches, N] (stride 0 allowed); kResidual: the job's out shape
   isa::UnOp unop = isa::UnOp::kCopy;  // kUnary
+  float save_scale = 1;               // kSave: the saved tile is tile * save_scale (a power of two)
 };
 // True if the epilogue saves a copy of the tile (needs a saved tile buffer).
 bool EpilogueSaves(const std::vector<EpilogueOp>& epilogue);
+// Fewer vector-unit passes for the same chain, as XLA's algebraic simplifier
+// would: x / c becomes x * (1 / c) (4 passes -> 1; within an f32 ulp, see
+// docs/numerics.md), and a power-of-two scale right after the saved-tile
+// multiply moves into the save (GELU's x * (1 + erf(..)) * 0.5: exact).
+void SimplifyEpilogue(std::vector<EpilogueOp>* epilogue);
 
 // What a dot or convolution provides to the engine.
 class GemmSource {
