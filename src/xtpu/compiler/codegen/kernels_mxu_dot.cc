@@ -42,6 +42,9 @@ class DotSource : public GemmSource {
     const int64_t per = cores_ / std::gcd<int64_t>(b_, cores_);
     if (per > 1 && CeilDiv(nch, per) * per * 8 <= m_) nch = CeilDiv(nch, per) * per;
     mc_ = CeilDiv(m_, nch);
+    starts_.clear();
+    for (int64_t c = 0; c * mc_ < m_; ++c) starts_.push_back(c * mc_);
+    starts_.push_back(m_);
     // bytes per K column of a chunk: 2 staging (+ f32 temp) + 2 x planes bf16.
     int64_t per_k = mc_ * (e_ * 2 + (planes > 1 ? 4 : 0) + 2 * 2 * planes);
     // At most kMaxKChunk columns per K chunk: weights loaded piece by piece
@@ -67,8 +70,28 @@ class DotSource : public GemmSource {
     }
     return true;
   }
-  int64_t NumChunks() const override { return CeilDiv(m_, mc_); }
-  int64_t ChunkRows(int64_t c) const override { return std::min(mc_, m_ - c * mc_); }
+  int64_t NumChunks() const override { return static_cast<int64_t>(starts_.size()) - 1; }
+  int64_t ChunkRows(int64_t c) const override { return starts_[c + 1] - starts_[c]; }
+  bool SplitLastChunks(int cores, int64_t min_rows) override {
+    // One batch whose chunks split evenly over the cores: each core's last
+    // chunk becomes two halves (the first half's epilogue and store overlap
+    // the second's matmuls; the kernel ends after a half chunk's store).
+    const int64_t n = NumChunks();
+    if (b_ != 1 || cores < 1 || n % cores != 0) return false;
+    const int64_t per = n / cores;
+    std::vector<int64_t> starts;
+    for (int64_t c = 0; c < n; ++c) {
+      starts.push_back(starts_[c]);
+      const int64_t rows = ChunkRows(c);
+      if (c % per == per - 1) {
+        if (rows / 2 < min_rows) return false;
+        starts.push_back(starts_[c] + rows / 2);
+      }
+    }
+    starts.push_back(m_);
+    starts_ = std::move(starts);
+    return true;
+  }
   int64_t NumKChunks() const override { return nk_; }
   const std::vector<KStep>& KSteps(int64_t kc) const override { return ksteps_[kc]; }
   int64_t LhsRowStride(int64_t) const override { return kc_ * 2; }
@@ -80,7 +103,7 @@ class DotSource : public GemmSource {
   void EmitLhsLoad(ProgramEmitter& em, int core, int engine, int64_t b, int64_t c, int64_t kc, int64_t staging,
                    Sync sync) const override {
     int64_t w = std::min(kc_, k_ - kc * kc_);
-    View v = lhs_.SubRange(0, b, 1).SubRange(1, c * mc_, ChunkRows(c)).SubRange(2, kc * kc_, w);
+    View v = lhs_.SubRange(0, b, 1).SubRange(1, starts_[c], ChunkRows(c)).SubRange(2, kc * kc_, w);
     // Rows at the K chunk's full pitch: for a bf16 LHS the staging buffer is
     // then the plane itself (the engine DMAs straight into it).
     Dma(em, core, engine, true, v, staging, {0, kc_ * e_, e_}, sync);
@@ -92,7 +115,7 @@ class DotSource : public GemmSource {
   }
   void EmitOutTile(ProgramEmitter& em, int core, int engine, bool load, const View& t, int64_t b, int64_t c,
                    int64_t col0, int64_t ncols, int64_t vmem, int64_t row_stride, Sync sync) const override {
-    View v = t.SubRange(0, b, 1).SubRange(1, c * mc_, ChunkRows(c)).SubRange(2, col0, ncols);
+    View v = t.SubRange(0, b, 1).SubRange(1, starts_[c], ChunkRows(c)).SubRange(2, col0, ncols);
     // Tiles are rows of f32, or of bf16 at a 2-byte pitch for a bf16 result.
     Dma(em, core, engine, load, v, vmem, {0, row_stride, v.element_bytes()}, sync);
   }
@@ -112,7 +135,8 @@ class DotSource : public GemmSource {
   int64_t k0_ = 0, krows_ = 128, lit_k_ = 0, e_ = 4;  // e_: LHS element bytes (f32 or bf16)
   int cores_ = 1;
   int64_t b_ = 1, m_ = 0, k_ = 0;
-  int64_t mc_ = 1, kc_ = 1, nk_ = 1;
+  int64_t mc_ = 1, kc_ = 1, nk_ = 1;  // mc_: rows of the longest chunk
+  std::vector<int64_t> starts_;       // first row of each chunk, then M
   std::vector<std::vector<KStep>> ksteps_;
 };
 

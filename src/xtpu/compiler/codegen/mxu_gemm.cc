@@ -794,10 +794,11 @@ Status GemmEmitter::Run(const View& const_panel) {
       src_.EmitLhsLoad(em_, c, kEngineLhs, st.b, st.c, st.kc, k.stage[s % 2],
                        {.wait = s >= 2 || src_.ZeroStagingFirst() ? k.st_free : -1, .signal = k.st_loaded});
     };
-    for (int s = 0; s < std::min(S, 2); ++s) load(s);
-    int next_load = 2;
-    if (direct_lhs_ && S > 2 && !wl.empty() && wl[0].dep < 0) {
-      // The further LHS buffers are loaded after the first weight piece, not
+    const bool go = direct_lhs_ && S > 1 && !wl.empty() && wl[0].dep < 0;
+    int next_load = go ? 1 : std::min(S, 2);
+    for (int s = 0; s < next_load; ++s) load(s);
+    if (go) {
+      // The further LHS steps are loaded after the first weight piece, not
       // sharing HBM with it: the first matmuls need both.
       EmitWeights(k, wl[0].gi, wl[0].piece, const_panel);
       ++wnext;

@@ -93,6 +93,10 @@ class GemmSource {
   // when `planes` > 1, and 2 x `planes` bf16 planes). False if nothing fits.
   virtual bool Plan(int64_t max_rows, int64_t vmem_budget, int planes) = 0;
   virtual int64_t NumChunks() const = 0;  // row chunks per batch
+  // After Plan, for a kernel whose `cores` split the row chunks: splits each
+  // core's last chunk into two of at least `min_rows` rows. False (nothing
+  // changed) if the source cannot.
+  virtual bool SplitLastChunks(int /*cores*/, int64_t /*min_rows*/) { return false; }
   virtual int64_t ChunkRows(int64_t c) const = 0;
   // The [begin, end) row ranges of chunk c whose results are stored; rows
   // between them (e.g. the halo between two images of a convolution chunk)

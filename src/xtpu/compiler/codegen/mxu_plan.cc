@@ -168,6 +168,11 @@ Status EmitGemm(LoweringContext& ctx, const GemmJob& job) {
     int64_t fixed = FixedVmem(best, planes, Kw, no_wstage, res, res16, bias_bytes, saves);
     if (!src.Plan(best.pm * best.ms_max, V - fixed, planes))
       return Error("internal: '{}': replanning failed", job.name);
+    // A shorter last chunk per core: the kernel's tail (the last epilogue and
+    // store, after all matmuls) halves. Only if the halves still stream at
+    // least a weight load's rows per MXU.
+    if (!best.split_cols && best.ms_max >= WeightLoadCycles(chip) && std::getenv("XTPU_NO_TAIL_SPLIT") == nullptr)
+      src.SplitLastChunks(cores, best.pm * WeightLoadCycles(chip));
   }
   // Constant weights: the panels in the order the kernel loads them. (The
   // panel's rows are read again: a source may fall back in Plan to a form
