@@ -27,6 +27,7 @@
 //            signal in_free; [wait out_free[u]] read_acc; signal acc_done
 //   DMA e2:  wait acc_done x mxus; store; signal out_free[u]
 #include <algorithm>
+#include <cstdlib>
 
 #include "xtpu/compiler/codegen/kernels.h"
 #include "xtpu/compiler/codegen/mxu_sources.h"
@@ -44,6 +45,7 @@ struct BatchedDot {
   int64_t B = 0, M = 0, K = 0, N = 0;
   bool f32_in = false;
   bool rhs_t = false;  // rhs K-contiguous: loaded as [N, K] and transposed
+  bool softmax = false;  // out = softmax of the product's rows (TryEmitBatchedDotSoftmax)
 };
 
 int64_t Esz(DType t) { return t == DType::kF32 ? 4 : 2; }
@@ -51,7 +53,7 @@ int64_t Esz(DType t) { return t == DType::kF32 ? 4 : 2; }
 }  // namespace
 
 BatchedDotPlan PlanBatchedDot(const ChipConfig& chip, int mxus, int xlus, int64_t vmem_bytes, int64_t B, int64_t M,
-                              int64_t K, int64_t N, DType in, DType out, bool rhs_t) {
+                              int64_t K, int64_t N, DType in, DType out, bool rhs_t, bool softmax) {
   BatchedDotPlan p;
   const int64_t T = chip.mxu.cols;
   const int64_t half = AccumulatorRows(chip) / 2;
@@ -66,6 +68,7 @@ BatchedDotPlan PlanBatchedDot(const ChipConfig& chip, int mxus, int xlus, int64_
   int64_t per = M * K * ei + K * N * ei + M * N * eo;
   if (f32) per += (M * K + K * N) * 2;      // bf16 copies
   if (rhs_t) per += K * N * 2 * (f32 ? 2 : 1);  // transposed panel (and the f32 case's bf16 [N, K])
+  if (softmax) per += M * N * 4 + 2 * M * 4;     // f32 scores, row max and sum
   const int64_t per_mxu = half / (M * tiles);  // batch elements per MXU and step (accumulator half)
   const int64_t budget = vmem_bytes * 3 / 4;
   p.depth = 4;
@@ -98,6 +101,7 @@ class BatchedEmitter {
  private:
   struct Slot {
     int64_t lhs_raw = -1, w_raw = -1, lhs_bf = -1, w_tmp = -1, w_bf = -1, out = -1;
+    int64_t sc = -1, mx = -1, sm = -1;  // softmax: f32 scores, row max, row sum
   };
   struct Core {
     int core = 0;
@@ -110,14 +114,31 @@ class BatchedEmitter {
     // so that a fast MXU's next-step signal is never taken for a slow one's.
     int ready[kMaxUnits][kMaxUnits], out_free[kMaxUnits], xlu_ready[kMaxUnits], prep_ready = -1;
     int in_free[kMaxUnits], acc_done[kMaxUnits];
+    // Softmax: VPU -> XLU x hand-offs, one set per reduction (the VPU
+    // releases a step's row sum before the next step's row max, which the
+    // XLUs run first); XLU x -> VPU (consumed in the order produced: max of
+    // s, sum of s - 1, max of s + 1, ...); the normalized rows ready for the
+    // store, and the store done with a slot's result.
+    int v2x[2][kMaxUnits], x2v[kMaxUnits], sm_done = -1, st_free = -1;
   };
   int Engine(int e) const { return e % em_.DmaEngines(); }
+  int SoftmaxXlus() const { return std::min(xlus_, 2); }
   Status Alloc(Core& k);
   // The parts of step s, emitted in a software-pipelined order (Run).
   void EmitLoad(Core& k, int s);
   void EmitPrep(Core& k, int s);
   void EmitCompute(Core& k, int s, int S);
   void EmitStore(Core& k, int s, int S);
+  // Softmax of step s's rows in the scores' slot, in two stages software-
+  // pipelined across steps (Run): A = XLU row max, VPU subtract and exp;
+  // B = XLU row sum, VPU divide (and round). Iteration s emits A(s) and
+  // B(s - 1), so each unit's in-order queue holds independent work: the
+  // XLUs sum step s - 1 while the VPU exponentiates step s.
+  void EmitSoftmaxMax(Core& k, int s);
+  void EmitSoftmaxExp(Core& k, int s);
+  void EmitSoftmaxSum(Core& k, int s);
+  void EmitSoftmaxDivide(Core& k, int s, int S);
+  void EmitRowReduce(Core& k, int s, isa::RedOp op, int which, int64_t dst);
   int64_t Batch0(const Core& k, int s) const { return k.b0 + s * p_.nb; }
   int64_t StepBatches(const Core& k, int s) const { return std::min(p_.nb, k.b1 - Batch0(k, s)); }
 
@@ -152,6 +173,11 @@ Status BatchedEmitter::Alloc(Core& k) {
       ASSIGN_OR_RETURN(sl.w_bf, alloc(nb * K * N * 2));
     }
     ASSIGN_OR_RETURN(sl.out, alloc(nb * M * N * eo));
+    if (d_.softmax) {
+      ASSIGN_OR_RETURN(sl.sc, alloc(nb * M * N * 4));
+      ASSIGN_OR_RETURN(sl.mx, alloc(nb * M * 4));
+      ASSIGN_OR_RETURN(sl.sm, alloc(nb * M * 4));
+    }
   }
   auto sem = [&](int* out) -> Status {
     ASSIGN_OR_RETURN(*out, em_.AllocSem(c));
@@ -167,6 +193,15 @@ Status BatchedEmitter::Alloc(Core& k) {
   if (d_.f32_in) RETURN_IF_ERROR(sem(&k.prep_ready));
   if (p_.rhs_t)
     for (int x = 0; x < xlus_; ++x) RETURN_IF_ERROR(sem(&k.xlu_ready[x]));
+  if (d_.softmax) {
+    for (int x = 0; x < SoftmaxXlus(); ++x) {
+      RETURN_IF_ERROR(sem(&k.v2x[0][x]));
+      RETURN_IF_ERROR(sem(&k.v2x[1][x]));
+      RETURN_IF_ERROR(sem(&k.x2v[x]));
+    }
+    RETURN_IF_ERROR(sem(&k.sm_done));
+    RETURN_IF_ERROR(sem(&k.st_free));
+  }
   return OkStatus();
 }
 
@@ -294,10 +329,12 @@ void BatchedEmitter::EmitCompute(Core& k, int s, int S) {
       for (int64_t t = 0; t < tiles_; ++t) {
         const bool first = q == 0 && t == 0, last = q + 1 == mine.size() && t + 1 == tiles_;
         const int64_t width = std::min(tile_, N - t * tile_);
+        // (softmax: f32 scores, normalized by EmitSoftmax into sl.out)
+        const int64_t ea = d_.softmax ? 4 : eo;
         em_.Emit(c, Opcode::kMxuReadAcc, u,
-                 {{"dst", sl.out + i * M * N * eo + t * tile_ * eo}, {"stride", N * eo},
+                 {{"dst", (d_.softmax ? sl.sc : sl.out) + i * M * N * ea + t * tile_ * ea}, {"stride", N * ea},
                   {"acc", acc0 + (static_cast<int64_t>(q) * tiles_ + t) * M}, {"m", M}, {"n", width},
-                  {"dtype", static_cast<int64_t>(out_dtype_)}},
+                  {"dtype", static_cast<int64_t>(d_.softmax ? DType::kF32 : out_dtype_)}},
                  {.wait = first ? wait : -1, .signal = last ? k.acc_done[u] : -1});
       }
     }
@@ -312,10 +349,84 @@ void BatchedEmitter::EmitStore(Core& k, int s, int S) {
   const int64_t b = Batch0(k, s), nbs = StepBatches(k, s);
   const int64_t eo = Esz(out_dtype_);
   const int e_out = Engine(2);
+  if (d_.softmax) {
+    Dma(em_, c, e_out, false, d_.out.SubRange(0, b, nbs), sl.out, {M * N * eo, N * eo, eo}, {.wait = k.sm_done});
+    if (s + D < S) em_.Emit(c, Opcode::kDmaNop, e_out, {}, {.signal = k.st_free});
+    return;
+  }
   for (int u = 0; u < mxus_; ++u) em_.Emit(c, Opcode::kDmaNop, e_out, {}, {.wait = k.acc_done[u]});
   Dma(em_, c, e_out, false, d_.out.SubRange(0, b, nbs), sl.out, {M * N * eo, N * eo, eo}, {});
   if (s + D < S)
     for (int u = 0; u < mxus_; ++u) em_.Emit(c, Opcode::kDmaNop, e_out, {}, {.signal = k.out_free[u]});
+}
+
+// XLU x reduces its share of step s's rows of scores into dst; its first
+// instruction waits for the VPU (v2x), its last signals the VPU (x2v).
+void BatchedEmitter::EmitRowReduce(Core& k, int s, isa::RedOp op, int which, int64_t dst) {
+  const int c = k.core;
+  const Slot& sl = k.slots[s % p_.depth];
+  const int64_t N = d_.N, rows = StepBatches(k, s) * d_.M;
+  const int nx = SoftmaxXlus();
+  for (int x = 0; x < nx; ++x) {
+    const int64_t r0 = rows * x / nx, r1 = rows * (x + 1) / nx;
+    if (r1 > r0)
+      em_.Emit(c, Opcode::kXluReduce, x,
+               {{"op", static_cast<int64_t>(op)}, {"dtype", static_cast<int64_t>(DType::kF32)}, {"dst", dst + r0 * 4},
+                {"src", sl.sc + r0 * N * 4}, {"rows", r1 - r0}, {"cols", N}, {"ds", 4}, {"ss", N * 4}},
+               {.wait = k.v2x[which][x]});
+    else
+      em_.Emit(c, Opcode::kXluNop, x, {}, {.wait = k.v2x[which][x]});
+    em_.Emit(c, Opcode::kXluNop, x, {}, {.signal = k.x2v[x]});
+  }
+}
+
+void BatchedEmitter::EmitSoftmaxMax(Core& k, int s) {
+  const int c = k.core;
+  for (int u = 0; u < mxus_; ++u) em_.Emit(c, Opcode::kVpuNop, 0, {}, {.wait = k.acc_done[u]});
+  for (int x = 0; x < SoftmaxXlus(); ++x) em_.Emit(c, Opcode::kVpuNop, 0, {}, {.signal = k.v2x[0][x]});
+  EmitRowReduce(k, s, isa::RedOp::kMax, 0, k.slots[s % p_.depth].mx);
+}
+
+void BatchedEmitter::EmitSoftmaxSum(Core& k, int s) {
+  EmitRowReduce(k, s, isa::RedOp::kSum, 1, k.slots[s % p_.depth].sm);
+}
+
+void BatchedEmitter::EmitSoftmaxExp(Core& k, int s) {
+  const int c = k.core;
+  const Slot& sl = k.slots[s % p_.depth];
+  const int64_t N = d_.N, rows = StepBatches(k, s) * d_.M;
+  const int64_t f32 = static_cast<int64_t>(DType::kF32);
+  for (int x = 0; x < SoftmaxXlus(); ++x) em_.Emit(c, Opcode::kVpuNop, 0, {}, {.wait = k.x2v[x]});
+  em_.Emit(c, Opcode::kVpuBinary, 0,
+           {{"op", static_cast<int64_t>(isa::BinOp::kSub)}, {"dtype", f32}, {"dst", sl.sc}, {"a", sl.sc}, {"b", sl.mx},
+            {"rows", rows}, {"cols", N}, {"ds", N * 4}, {"as", N * 4}, {"bs", 4},
+            {"bmode", static_cast<int64_t>(isa::BMode::kCol)}});
+  em_.Emit(c, Opcode::kVpuUnary, 0,
+           {{"op", static_cast<int64_t>(isa::UnOp::kExp)}, {"dtype", f32}, {"dst", sl.sc}, {"a", sl.sc}, {"rows", rows},
+            {"cols", N}, {"ds", N * 4}, {"as", N * 4}});
+  for (int x = 0; x < SoftmaxXlus(); ++x) em_.Emit(c, Opcode::kVpuNop, 0, {}, {.signal = k.v2x[1][x]});
+}
+
+void BatchedEmitter::EmitSoftmaxDivide(Core& k, int s, int S) {
+  const int c = k.core;
+  const int D = p_.depth;
+  const Slot& sl = k.slots[s % D];
+  const int64_t N = d_.N, rows = StepBatches(k, s) * d_.M;
+  const int64_t f32 = static_cast<int64_t>(DType::kF32);
+  for (int x = 0; x < SoftmaxXlus(); ++x) em_.Emit(c, Opcode::kVpuNop, 0, {}, {.wait = k.x2v[x]});
+  if (s >= D) em_.Emit(c, Opcode::kVpuNop, 0, {}, {.wait = k.st_free});  // sl.out stored
+  const bool f32_out = out_dtype_ == DType::kF32;
+  em_.Emit(c, Opcode::kVpuBinary, 0,
+           {{"op", static_cast<int64_t>(isa::BinOp::kDiv)}, {"dtype", f32}, {"dst", f32_out ? sl.out : sl.sc},
+            {"a", sl.sc}, {"b", sl.sm}, {"rows", rows}, {"cols", N}, {"ds", N * 4}, {"as", N * 4}, {"bs", 4},
+            {"bmode", static_cast<int64_t>(isa::BMode::kCol)}});
+  if (!f32_out)
+    em_.Emit(c, Opcode::kVpuConvert, 0,
+             {{"to", static_cast<int64_t>(out_dtype_)}, {"from", f32}, {"dst", sl.out}, {"src", sl.sc}, {"rows", rows},
+              {"cols", N}, {"ds", N * Esz(out_dtype_)}, {"ss", N * 4}});
+  if (s + D < S)  // the scores' slot is free for the MXUs' read-out of step s + D
+    for (int u = 0; u < mxus_; ++u) em_.Emit(c, Opcode::kVpuNop, 0, {}, {.signal = k.out_free[u]});
+  em_.Emit(c, Opcode::kVpuNop, 0, {}, {.signal = k.sm_done});
 }
 
 Status BatchedEmitter::Run() {
@@ -347,7 +458,22 @@ Status BatchedEmitter::Run() {
       if (s + lead < S) EmitLoad(k, s + lead);
       if (s + 1 < S) EmitPrep(k, s + 1);
       EmitCompute(k, s, S);
-      EmitStore(k, s, S);
+      if (!d_.softmax) {
+        EmitStore(k, s, S);
+        continue;
+      }
+      EmitSoftmaxMax(k, s);
+      if (s >= 1) EmitSoftmaxSum(k, s - 1);
+      EmitSoftmaxExp(k, s);
+      if (s >= 1) {
+        EmitSoftmaxDivide(k, s - 1, S);
+        EmitStore(k, s - 1, S);
+      }
+    }
+    if (d_.softmax) {
+      EmitSoftmaxSum(k, S - 1);
+      EmitSoftmaxDivide(k, S - 1, S);
+      EmitStore(k, S - 1, S);
     }
   }
   return OkStatus();
@@ -355,7 +481,10 @@ Status BatchedEmitter::Run() {
 
 }  // namespace
 
-StatusOr<bool> TryEmitBatchedDot(LoweringContext& ctx, const Instruction& dot, const View& out) {
+namespace {
+
+// The batched dot `dot` writing `out` in the kernel's form; false if it is not one.
+StatusOr<bool> MakeBatchedDot(LoweringContext& ctx, const Instruction& dot, const View& out, BatchedDot* d) {
   const Instruction* li = dot.operand(0);
   const Instruction* ri = dot.operand(1);
   const Shape& ls = li->shape;
@@ -373,28 +502,83 @@ StatusOr<bool> TryEmitBatchedDot(LoweringContext& ctx, const Instruction& dot, c
   const bool f32_in = lhs.dtype == DType::kF32 && rhs.dtype == DType::kF32 && ctx.precision_passes() == 1;
   if (!bf16_in && !f32_in) return false;
   if (out.dtype != DType::kF32 && !(bf16_in && out.dtype == DType::kBF16)) return false;
-  BatchedDot d;
-  d.B = 1;
-  for (int i = 0; i < nb; ++i) d.B *= ls.dims[i];
-  d.M = ls.dims[nb];
-  d.K = ls.dims[nb + 1];
-  d.N = rs.dims[nb + 1];
-  StatusOr<View> l3 = lhs.Reshape({d.B, d.M, d.K});
-  StatusOr<View> r3 = rhs.Reshape({d.B, d.K, d.N});
-  StatusOr<View> o3 = out.Reshape({d.B, d.M, d.N});
+  d->B = 1;
+  for (int i = 0; i < nb; ++i) d->B *= ls.dims[i];
+  d->M = ls.dims[nb];
+  d->K = ls.dims[nb + 1];
+  d->N = rs.dims[nb + 1];
+  StatusOr<View> l3 = lhs.Reshape({d->B, d->M, d->K});
+  StatusOr<View> r3 = rhs.Reshape({d->B, d->K, d->N});
+  StatusOr<View> o3 = out.Reshape({d->B, d->M, d->N});
   if (!l3.ok() || !r3.ok() || !o3.ok()) return false;
-  d.lhs = *l3;
-  d.rhs = *r3;
-  d.out = *o3;
-  d.f32_in = f32_in;
-  const int64_t esz = d.rhs.element_bytes();
-  const bool rhs_t = d.N > 1 && d.rhs.strides[2] != esz && d.rhs.strides[1] == esz;
+  d->lhs = *l3;
+  d->rhs = *r3;
+  d->out = *o3;
+  d->f32_in = f32_in;
+  const int64_t esz = d->rhs.element_bytes();
+  d->rhs_t = d->N > 1 && d->rhs.strides[2] != esz && d->rhs.strides[1] == esz;
+  return MxuRate(ctx.chip(), DType::kBF16) > 0;
+}
+
+}  // namespace
+
+StatusOr<bool> TryEmitBatchedDot(LoweringContext& ctx, const Instruction& dot, const View& out) {
+  BatchedDot d;
+  ASSIGN_OR_RETURN(bool ok, MakeBatchedDot(ctx, dot, out, &d));
+  if (!ok) return false;
   ProgramEmitter& em = ctx.em();
   BatchedDotPlan plan = PlanBatchedDot(ctx.chip(), em.Mxus(), em.Xlus(), em.VmemBytes() - 64 * 1024, d.B, d.M, d.K,
-                                       d.N, d.lhs.dtype, d.out.dtype, rhs_t);
+                                       d.N, d.lhs.dtype, d.out.dtype, d.rhs_t);
   if (!plan.ok) return false;
-  if (MxuRate(ctx.chip(), DType::kBF16) <= 0) return false;
   em.BeginKernel(dot.name, "dot(batched)", InstructionFlops(dot));
+  BatchedEmitter be(ctx, d, plan);
+  RETURN_IF_ERROR(be.Run());
+  RETURN_IF_ERROR(em.EndKernel());
+  return true;
+}
+
+bool IsSoftmaxOf(const Instruction& fusion, const Instruction& dot) {
+  if (fusion.opcode != xtpu::Opcode::kFusion || fusion.fusion_kind != FusionKind::kRow || !fusion.to_apply ||
+      fusion.operands.size() != 1 || fusion.operand(0) != &dot || fusion.shape != dot.shape)
+    return false;
+  const Computation& comp = *fusion.to_apply;
+  const int64_t rank = dot.shape.rank();
+  if (rank < 2 || comp.instructions().size() != 10) return false;
+  std::vector<int64_t> rows(static_cast<size_t>(rank - 1));
+  for (int64_t i = 0; i + 1 < rank; ++i) rows[static_cast<size_t>(i)] = i;
+  const DType t = dot.shape.dtype;
+  auto is = [&](const Instruction* i, xtpu::Opcode op) { return i && i->opcode == op && i->shape.dtype == t; };
+  // A reduce over the last dim with `reducer`, or a broadcast of one back.
+  auto row_reduce = [&](const Instruction* i, xtpu::Opcode reducer) {
+    return is(i, xtpu::Opcode::kReduce) && i->dimensions == std::vector<int64_t>{rank - 1} && i->to_apply &&
+           i->to_apply->root() && i->to_apply->root()->opcode == reducer;
+  };
+  auto bcast = [&](const Instruction* i) { return is(i, xtpu::Opcode::kBroadcast) && i->dimensions == rows; };
+  const Instruction* div = comp.root();
+  if (!is(div, xtpu::Opcode::kDivide) || !bcast(div->operand(1))) return false;
+  const Instruction* sum = div->operand(1)->operand(0);
+  const Instruction* e = div->operand(0);
+  if (!row_reduce(sum, xtpu::Opcode::kAdd) || sum->operand(0) != e || !is(e, xtpu::Opcode::kExp)) return false;
+  const Instruction* sub = e->operand(0);
+  if (!is(sub, xtpu::Opcode::kSubtract) || !bcast(sub->operand(1))) return false;
+  const Instruction* p = sub->operand(0);
+  const Instruction* mx = sub->operand(1)->operand(0);
+  return is(p, xtpu::Opcode::kParameter) && p->parameter_number == 0 && row_reduce(mx, xtpu::Opcode::kMaximum) &&
+         mx->operand(0) == p;
+}
+
+StatusOr<bool> TryEmitBatchedDotSoftmax(LoweringContext& ctx, const Instruction& dot, const Instruction& fusion,
+                                        const View& out, bool emit) {
+  if (!IsSoftmaxOf(fusion, dot) || std::getenv("XTPU_NO_SOFTMAX_FUSION") != nullptr) return false;
+  BatchedDot d;
+  ASSIGN_OR_RETURN(bool ok, MakeBatchedDot(ctx, dot, out, &d));
+  ProgramEmitter& em = ctx.em();
+  if (!ok || em.Xlus() < 1) return false;
+  d.softmax = true;
+  BatchedDotPlan plan = PlanBatchedDot(ctx.chip(), em.Mxus(), em.Xlus(), em.VmemBytes() - 64 * 1024, d.B, d.M, d.K,
+                                       d.N, d.lhs.dtype, d.out.dtype, d.rhs_t, true);
+  if (!plan.ok || !emit) return plan.ok;
+  em.BeginKernel(fusion.name, "dot(batched)+softmax", InstructionFlops(dot));
   BatchedEmitter be(ctx, d, plan);
   RETURN_IF_ERROR(be.Run());
   RETURN_IF_ERROR(em.EndKernel());

@@ -479,6 +479,10 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
   for (const auto& i : entry.instructions())
     for (const Instruction* op : i->operands) users[op].push_back(i.get());
 
+  // Batched dots whose one reader is the softmax of their rows: emitted
+  // with it as one kernel (the scores stay in VMEM), at the softmax.
+  std::unordered_map<const Instruction*, const Instruction*> softmax_of;  // fusion -> its dot
+
   // ---- one kernel (or view) per instruction ----
   for (size_t i = 0; i < insts.size(); ++i) {
     const Instruction& inst = *insts[i];
@@ -500,6 +504,25 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
       owner[&inst] = &inst;
       last_use[&inst] = std::max(last_use[&inst], last_use[owner[inst.operand(0)]]);
       continue;
+    }
+    if (inst.opcode == Opcode::kDot && !output_of.count(&inst) && !pad_of.count(&inst)) {
+      auto u = users.find(&inst);
+      const Instruction* f = u != users.end() && u->second.size() == 1 ? u->second[0] : nullptr;
+      if (f && mxu::IsSoftmaxOf(*f, inst)) {
+        const DType ft = bf16_values.count(f) && !output_of.count(f) ? DType::kBF16 : ChipStorageType(f->shape.dtype);
+        ASSIGN_OR_RETURN(bool fuse, mxu::TryEmitBatchedDotSoftmax(ctx, inst, *f, View::Dense(0, ft, f->shape.dims),
+                                                                   /*emit=*/false));
+        if (fuse) {
+          softmax_of[f] = &inst;
+          for (const Instruction* op : inst.operands) {  // read by the kernel at f
+            const Instruction* ow = owner.count(op) ? owner[op] : op;
+            last_use[ow] = std::max(last_use[ow], index[f]);
+          }
+          last_use[&inst] = -1;  // never allocated
+          out.flops += InstructionFlops(inst);
+          continue;
+        }
+      }
     }
     Shape s(bf16_values.count(&inst) && !output_of.count(&inst) ? DType::kBF16 : ChipStorageType(inst.shape.dtype),
             inst.shape.dims);
@@ -540,7 +563,12 @@ StatusOr<LoweredModel> LowerModule(const Module& module, const ChipConfig& chip,
     }
     impl.views[&inst] = result;
     Status st;
-    if (IsInt8Matmul(inst)) {
+    if (auto sm = softmax_of.find(&inst); sm != softmax_of.end()) {
+      StatusOr<bool> done = mxu::TryEmitBatchedDotSoftmax(ctx, *sm->second, inst, result, /*emit=*/true);
+      st = !done.ok() ? done.status()
+           : *done    ? OkStatus()
+                      : Error("internal: '{}': the fused batched dot and softmax no longer plans", inst.name);
+    } else if (IsInt8Matmul(inst)) {
       st = EmitInt8Matmul(ctx, inst, result);
     } else switch (inst.opcode) {
       case Opcode::kDot:

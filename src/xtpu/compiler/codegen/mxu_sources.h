@@ -50,11 +50,22 @@ struct BatchedDotPlan {
   bool rhs_t = false;  // weights loaded as [N, K] and transposed on the XLU
   int64_t per_batch_vmem = 0;
 };
+// softmax: the result rows are normalized in VMEM (f32 scores, row max and
+// sum vectors per batch element besides the result).
 BatchedDotPlan PlanBatchedDot(const ChipConfig& chip, int mxus, int xlus, int64_t vmem_bytes, int64_t B, int64_t M,
-                              int64_t K, int64_t N, DType in, DType out, bool rhs_t);
+                              int64_t K, int64_t N, DType in, DType out, bool rhs_t, bool softmax = false);
 // Emits `dot` (chip form, batched non-constant rhs) with the batched kernel
 // when its plan applies; false (nothing emitted) otherwise.
 StatusOr<bool> TryEmitBatchedDot(LoweringContext& ctx, const Instruction& dot, const View& out);
+// A row fusion computing softmax over the last dim of `dot`'s result (its
+// only operand): reduce max, subtract, exp, reduce add, divide, in one dtype.
+bool IsSoftmaxOf(const Instruction& fusion, const Instruction& dot);
+// The batched dot with the softmax of its rows fused (attention's scores:
+// they never leave VMEM). `emit` false: only whether it applies. The rows
+// are normalized in f32 from the f32 accumulators and rounded once to the
+// fusion's dtype (docs/numerics.md).
+StatusOr<bool> TryEmitBatchedDotSoftmax(LoweringContext& ctx, const Instruction& dot, const Instruction& fusion,
+                                        const View& out, bool emit);
 
 // Depthwise: feature_group_count == input features == output features.
 bool IsDepthwise(const Instruction& conv);
