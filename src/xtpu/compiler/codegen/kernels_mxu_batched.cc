@@ -71,7 +71,7 @@ BatchedDotPlan PlanBatchedDot(const ChipConfig& chip, int mxus, int xlus, int64_
   if (softmax) per += M * N * 4 + 2 * M * 4;     // f32 scores, row max and sum
   const int64_t per_mxu = half / (M * tiles);  // batch elements per MXU and step (accumulator half)
   const int64_t budget = vmem_bytes * 3 / 4;
-  p.depth = 4;
+  p.depth = softmax ? 6 : 4;  // (softmax: the loads and transposes further ahead of the reductions)
   int64_t nb = std::min<int64_t>(per_mxu * mxus, budget / (p.depth * per));
   // Steps of about 256 KiB of loads are long enough against the HBM latency;
   // more batches per step only lengthen the pipeline's fill.
@@ -130,15 +130,16 @@ class BatchedEmitter {
   void EmitCompute(Core& k, int s, int S);
   void EmitStore(Core& k, int s, int S);
   // Softmax of step s's rows in the scores' slot, in two stages software-
-  // pipelined across steps (Run): A = XLU row max, VPU subtract and exp;
-  // B = XLU row sum, VPU divide (and round). Iteration s emits A(s) and
-  // B(s - 1), so each unit's in-order queue holds independent work: the
-  // XLUs sum step s - 1 while the VPU exponentiates step s.
+  // pipelined across steps (EmitSoftmaxStages): A = XLU row max, VPU
+  // subtract and exp; B = XLU row sum, VPU divide (and round). The XLUs sum
+  // one step while the VPU exponentiates the next.
   void EmitSoftmaxMax(Core& k, int s);
   void EmitSoftmaxExp(Core& k, int s);
   void EmitSoftmaxSum(Core& k, int s);
   void EmitSoftmaxDivide(Core& k, int s, int S);
   void EmitRowReduce(Core& k, int s, isa::RedOp op, int which, int64_t dst);
+  // Iteration s of the pipeline: A(s - 1), B(s - 2) (s up to S + 1).
+  void EmitSoftmaxStages(Core& k, int s, int S);
   int64_t Batch0(const Core& k, int s) const { return k.b0 + s * p_.nb; }
   int64_t StepBatches(const Core& k, int s) const { return std::min(p_.nb, k.b1 - Batch0(k, s)); }
 
@@ -407,6 +408,19 @@ void BatchedEmitter::EmitSoftmaxExp(Core& k, int s) {
   for (int x = 0; x < SoftmaxXlus(); ++x) em_.Emit(c, Opcode::kVpuNop, 0, {}, {.signal = k.v2x[1][x]});
 }
 
+void BatchedEmitter::EmitSoftmaxStages(Core& k, int s, int S) {
+  // XLU order: max of s - 1, sum of s - 2; the VPU consumes their hand-offs
+  // in that order (x2v), and releases the sum of s - 1 (in Exp) before the
+  // max of s (v2x: one set each).
+  if (s >= 1 && s - 1 < S) EmitSoftmaxMax(k, s - 1);
+  if (s >= 2) EmitSoftmaxSum(k, s - 2);
+  if (s >= 1 && s - 1 < S) EmitSoftmaxExp(k, s - 1);
+  if (s >= 2) {
+    EmitSoftmaxDivide(k, s - 2, S);
+    EmitStore(k, s - 2, S);
+  }
+}
+
 void BatchedEmitter::EmitSoftmaxDivide(Core& k, int s, int S) {
   const int c = k.core;
   const int D = p_.depth;
@@ -462,19 +476,14 @@ Status BatchedEmitter::Run() {
         EmitStore(k, s, S);
         continue;
       }
-      EmitSoftmaxMax(k, s);
-      if (s >= 1) EmitSoftmaxSum(k, s - 1);
-      EmitSoftmaxExp(k, s);
-      if (s >= 1) {
-        EmitSoftmaxDivide(k, s - 1, S);
-        EmitStore(k, s - 1, S);
-      }
+      // The softmax stages one and two steps behind the matmuls: the MXUs'
+      // instructions of step s are dispatched before VPU and XLU work that
+      // waits for earlier read-outs can fill those units' queues and stall
+      // the sequencer.
+      EmitSoftmaxStages(k, s, S);
     }
-    if (d_.softmax) {
-      EmitSoftmaxSum(k, S - 1);
-      EmitSoftmaxDivide(k, S - 1, S);
-      EmitStore(k, S - 1, S);
-    }
+    if (d_.softmax)
+      for (int s = S; s < S + 2; ++s) EmitSoftmaxStages(k, s, S);
   }
   return OkStatus();
 }
