@@ -551,9 +551,9 @@ Status RowKernel::Plan() {
   for (int64_t d : rdims_) total *= d;
   const int64_t budget = VmemBudget(em_) - fixed;
   rows_max_ = budget / per_row;
-  // At least 16 tiles per core: the pipeline fills and drains in a few
+  // At least 32 tiles per core: the pipeline fills and drains in a few
   // waves.
-  rows_max_ = std::min<int64_t>(rows_max_, std::max<int64_t>(8, total / (16 * em_.Cores())));
+  rows_max_ = std::min<int64_t>(rows_max_, std::max<int64_t>(8, total / (32 * em_.Cores())));
   rows_max_ = std::min<int64_t>(rows_max_, 2048);
   if (rows_max_ < 1)
     return Unimplemented("row fusion '{}': rows of {} values do not fit in VMEM", inst_.name, C_);
