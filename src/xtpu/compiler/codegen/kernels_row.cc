@@ -27,12 +27,13 @@
 // softmax (XLU max, VPU subtract+exp, XLU sum, VPU divide) the XLU reduces
 // the max of tile t+1 while the VPU computes exp of tile t, and the sum of
 // tile t while the VPU divides tile t-1. Every wait refers to a signal
-// emitted earlier in the stream (the sequencer dispatches in order). Tiles
-// rotate over N = S + 2 VMEM slots (S = the last segment's wave offset), each
-// with the full/row parameters, the output and an arena for the
-// temporaries; tile t + N is loaded once tile t's last segment is done, and
-// its output written once tile t's store is done. Temporaries share arena
-// space when their segments' lifetimes do not overlap.
+// emitted earlier in the stream (the sequencer dispatches in order). Loads
+// run `ahead_` waves ahead; tiles rotate over N = S + 1 + ahead_ VMEM slots
+// (S = the last segment's wave offset), each with the full/row parameters,
+// the output and an arena for the temporaries; tile t + N is loaded once
+// tile t's last segment is done, and its output written once tile t's store
+// is done. Temporaries share arena space when their segments' lifetimes do
+// not overlap.
 //
 // Numerics: every elementwise op rounds to its IR dtype (bf16 ops compute in
 // f32 and round per op). A reduction with C <= lanes folds its row left to
