@@ -531,27 +531,30 @@ int64_t RowKernel::ArenaLayout(int64_t rows) {
 }
 
 Status RowKernel::Plan() {
-  // Loads run three waves ahead: a tile's load (HBM latency, then its bytes
-  // at the share of HBM left by the other streams) takes longer than a wave.
-  ahead_ = 3;
-  slots_ = Stage(seg()) + 1 + ahead_;
   // VMEM per tile row and slot: full/row parameters, output, temporaries.
-  int64_t per_row = C_ * Esz(inst_.shape.dtype);
-  int64_t fixed = 64 * 1024;
+  int64_t per_slot_row = C_ * Esz(inst_.shape.dtype);
+  int64_t vec_bytes = 0;
   for (const Param& q : params_) {
     const int64_t e = Esz(q.view.dtype);
-    if (q.kind == Val::kFull) per_row += C_ * e;
-    else if (q.kind == Val::kRow) per_row += e;
-    else fixed += C_ * e + 256;
+    if (q.kind == Val::kFull) per_slot_row += C_ * e;
+    else if (q.kind == Val::kRow) per_slot_row += e;
+    else vec_bytes += C_ * e + 256;
   }
   // The arena per row: lay it out for 256 rows (rounding is then small).
-  per_row += (ArenaLayout(256) + 255) / 256;
-  per_row *= slots_;
-  fixed += slots_ * 256 * static_cast<int64_t>(bufs_.size() + params_.size() + 1);
+  per_slot_row += (ArenaLayout(256) + 255) / 256;
   int64_t total = 1;
   for (int64_t d : rdims_) total *= d;
-  const int64_t budget = VmemBudget(em_) - fixed;
-  rows_max_ = budget / per_row;
+  // Loads run three waves ahead: a tile's load (HBM latency, then its bytes
+  // at the share of HBM left by the other streams) takes longer than a wave.
+  // Rows too long for that many slots run with fewer (ahead 0: a tile's
+  // load is emitted in its first wave).
+  for (ahead_ = 3; ahead_ >= 0; --ahead_) {
+    slots_ = Stage(seg()) + 1 + ahead_;
+    const int64_t fixed =
+        64 * 1024 + vec_bytes + slots_ * 256 * static_cast<int64_t>(bufs_.size() + params_.size() + 1);
+    rows_max_ = (VmemBudget(em_) - fixed) / (per_slot_row * slots_);
+    if (rows_max_ >= 1) break;
+  }
   // At least 32 tiles per core: the pipeline fills and drains in a few
   // waves.
   rows_max_ = std::min<int64_t>(rows_max_, std::max<int64_t>(8, total / (32 * em_.Cores())));
