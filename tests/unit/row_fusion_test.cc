@@ -26,6 +26,7 @@
 #include "xtpu/sim/simulator.h"
 #include "xtpu/sim/timing/timing_model.h"
 #include "xtpu/support/check.h"
+#include "chip_run.h"
 
 namespace xtpu {
 namespace {
@@ -36,11 +37,9 @@ ChipConfig Chip(const std::string& name) {
   return *c;
 }
 
-// Softmax over the last dim of x = [R, C].
-std::string SoftmaxText(const char* t, int64_t r, int64_t c) {
-  return fmt::format(R"(HloModule sm
-
-max.1 {{
+// The reducers the modules below use: max.1 and add.1 over `t`.
+std::string Reducers(const char* t) {
+  return fmt::format(R"(max.1 {{
   p.1 = {0}[] parameter(0)
   q.1 = {0}[] parameter(1)
   ROOT r.1 = {0}[] maximum(p.1, q.1)
@@ -52,7 +51,13 @@ add.1 {{
   ROOT r = {0}[] add(p, q)
 }}
 
-ENTRY main {{
+)",
+                     t);
+}
+
+// Softmax over the last dim of x = [R, C].
+std::string SoftmaxText(const char* t, int64_t r, int64_t c) {
+  return "HloModule sm\n\n" + Reducers(t) + fmt::format(R"(ENTRY main {{
   x = {0}[{1},{2}] parameter(0)
   ninf = {0}[] constant(-inf)
   mx = {0}[{1}] reduce(x, ninf), dimensions={{1}}, to_apply=max.1
@@ -72,15 +77,7 @@ ENTRY main {{
 // Layer normalization (as exported from PyTorch: divide by C, eps, scale
 // and shift by [C] vectors) over the last dim of x = [R, C].
 std::string LayerNormText(const char* t, int64_t r, int64_t c) {
-  return fmt::format(R"(HloModule ln
-
-add.1 {{
-  p = {0}[] parameter(0)
-  q = {0}[] parameter(1)
-  ROOT r = {0}[] add(p, q)
-}}
-
-ENTRY main {{
+  return "HloModule ln\n\n" + Reducers(t) + fmt::format(R"(ENTRY main {{
   x = {0}[{1},{2}] parameter(0)
   g = {0}[{2}] parameter(1)
   b = {0}[{2}] parameter(2)
@@ -146,21 +143,7 @@ std::vector<Literal> RunOnChip(const Module& m, const std::string& chip_name, co
   if (!lowered.ok()) return outs;
   if (ops)
     for (const auto& k : lowered->kernels) ops->push_back(k.op);
-  sim::Simulator s(chip, lowered->program);
-  if (!lowered->constants.empty()) {
-    Literal c(Shape(DType::kS8, {static_cast<int64_t>(lowered->constants.size())}), lowered->constants);
-    EXPECT_TRUE(s.SetBuffer("constants", c).ok());
-  }
-  for (size_t i = 0; i < args.size(); ++i) EXPECT_TRUE(s.SetBuffer(lowered->inputs[i].buffer, args[i]).ok());
-  Status run = s.Run();
-  EXPECT_TRUE(run.ok()) << run.message();
-  if (!run.ok()) return outs;
-  for (const auto& o : lowered->outputs) {
-    auto got = s.GetBuffer(o.buffer);
-    EXPECT_TRUE(got.ok());
-    if (got.ok()) outs.push_back(std::move(*got));
-  }
-  return outs;
+  return testing::RunLowered(chip, *lowered, args);
 }
 
 // ||a - b|| / ||b||, and whether a and b are the same bits.

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "chip_run.h"
 #include "xtpu/chip/chip.h"
 #include "xtpu/compiler/codegen/lowering.h"
 #include "xtpu/compiler/pass.h"
@@ -510,22 +511,9 @@ std::vector<Literal> RunOnChip(const std::string& text, const std::string& chip_
   auto lowered = LowerModule(**m, chip, {});
   EXPECT_TRUE(lowered.ok()) << lowered.status().message();
   if (!lowered.ok()) return outs;
-  sim::Simulator s(chip, lowered->program);
-  if (!lowered->constants.empty()) {
-    Literal c(Shape(DType::kS8, {static_cast<int64_t>(lowered->constants.size())}), lowered->constants);
-    EXPECT_TRUE(s.SetBuffer("constants", c).ok());
-  }
-  for (size_t i = 0; i < args.size(); ++i)
-    EXPECT_TRUE(s.SetBuffer(lowered->inputs[i].buffer, ToChip(args[i], lowered->inputs[i].shape.dtype)).ok());
-  Status run = s.Run();
-  EXPECT_TRUE(run.ok()) << run.message();
-  if (!run.ok()) return outs;
-  for (const auto& o : lowered->outputs) {
-    auto got = s.GetBuffer(o.buffer);
-    EXPECT_TRUE(got.ok());
-    if (got.ok()) outs.push_back(std::move(*got));
-  }
-  return outs;
+  std::vector<Literal> chip_args;
+  for (size_t i = 0; i < args.size(); ++i) chip_args.push_back(ToChip(args[i], lowered->inputs[i].shape.dtype));
+  return testing::RunLowered(chip, *lowered, chip_args);
 }
 
 // The ops of the kernels `text` lowers to on `chip_name`.
