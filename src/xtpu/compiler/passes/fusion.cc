@@ -89,6 +89,30 @@ class FusedBuilder {
     return b_.Add(std::move(c));
   }
 
+  // Copies `members` (in program order) into the computation: an operand
+  // already copied is read from its copy, any other from
+  // outside(member, operand index) (a parameter, a constant, an inlined
+  // broadcast; it may record its copy in `inside`). Returns the copies.
+  template <typename Outside>
+  StatusOr<std::unordered_map<const Instruction*, Instruction*>> CopyMembers(const std::vector<Instruction*>& members,
+                                                                            Outside outside) {
+    std::unordered_map<const Instruction*, Instruction*> inside;  // original -> copy
+    for (Instruction* m : members) {
+      std::vector<Instruction*> ops;
+      for (size_t oi = 0; oi < m->operands.size(); ++oi) {
+        if (auto it = inside.find(m->operands[oi]); it != inside.end()) {
+          ops.push_back(it->second);
+          continue;
+        }
+        ASSIGN_OR_RETURN(Instruction * x, outside(m, oi, inside));
+        ops.push_back(x);
+      }
+      ASSIGN_OR_RETURN(Instruction * c, Copy(m, ops));
+      inside[m] = c;
+    }
+    return inside;
+  }
+
   // A scalar constant broadcast to `dims` (or the scalar itself for rank 0).
   StatusOr<Instruction*> Splat(Literal scalar, const std::vector<int64_t>& dims) {
     ASSIGN_OR_RETURN(Instruction * c, b_.Constant(std::move(scalar)));
@@ -648,28 +672,18 @@ class RowFuser {
     }
     std::sort(members.begin(), members.end(), [&](Instruction* a, Instruction* c) { return index_[a] < index_[c]; });
     FusedBuilder fb(rw_.module(), "fused_row");
-    std::unordered_map<const Instruction*, Instruction*> inside;
-    for (Instruction* m : members) {
-      std::vector<Instruction*> ops;
-      for (size_t oi = 0; oi < m->operands.size(); ++oi) {
-        Instruction* o = m->operands[oi];
-        if (auto it = inside.find(o); it != inside.end()) {
-          ops.push_back(it->second);
-        } else if (std::optional<Literal> c = ScalarConstant(o)) {
-          ASSIGN_OR_RETURN(Instruction * x, fb.Splat(*c, o->shape.dims));
-          ops.push_back(x);
-        } else if (m->opcode != Opcode::kBroadcast && IsVectorBroadcast(o, full)) {
-          ASSIGN_OR_RETURN(Instruction * p, fb.Param(o->operands[0]));
-          ASSIGN_OR_RETURN(Instruction * bc, fb.Copy(o, {p}));
-          ops.push_back(bc);
-        } else {
-          ASSIGN_OR_RETURN(Instruction * p, fb.Param(o));
-          ops.push_back(p);
-        }
-      }
-      ASSIGN_OR_RETURN(Instruction * c, fb.Copy(m, ops));
-      inside[m] = c;
-    }
+    auto copied = fb.CopyMembers(
+        members, [&](Instruction* m, size_t oi, auto&) -> StatusOr<Instruction*> {
+          Instruction* o = m->operands[oi];
+          if (std::optional<Literal> c = ScalarConstant(o)) return fb.Splat(*c, o->shape.dims);
+          if (m->opcode != Opcode::kBroadcast && IsVectorBroadcast(o, full)) {
+            ASSIGN_OR_RETURN(Instruction * p, fb.Param(o->operands[0]));
+            return fb.Copy(o, {p});
+          }
+          return fb.Param(o);
+        });
+    RETURN_IF_ERROR(copied.status());
+    std::unordered_map<const Instruction*, Instruction*>& inside = *copied;
     for (Instruction* m : members) grouped_.insert(m);
     ASSIGN_OR_RETURN(Instruction * f, fb.Finish(rw_.builder(), inside[root], FusionKind::kRow));
     return rw_.ReplaceWithNew(root, f);
@@ -727,35 +741,28 @@ class LoopFuser {
     std::sort(members.begin(), members.end(),
               [&](Instruction* a, Instruction* c) { return index_[a] < index_[c]; });
     FusedBuilder fb(rw_.module(), "fused_loop");
-    std::unordered_map<const Instruction*, Instruction*> inside;  // original -> copy
-    for (Instruction* m : members) {
-      std::vector<Instruction*> ops;
-      for (Instruction* o : m->operands) {
-        if (auto it = inside.find(o); it != inside.end()) {
-          ops.push_back(it->second);
-        } else if (InlinableBroadcast(o, dims)) {
-          Instruction* src = o->operands[0];
+    auto copied = fb.CopyMembers(
+        members, [&](Instruction* m, size_t oi, auto& inside) -> StatusOr<Instruction*> {
+          Instruction* o = m->operands[oi];
           Instruction* x = nullptr;
-          if (src->shape.is_scalar() && src->opcode == Opcode::kConstant) {
-            ASSIGN_OR_RETURN(x, fb.builder().Constant(src->literal));
+          if (InlinableBroadcast(o, dims)) {
+            Instruction* src = o->operands[0];
+            if (src->shape.is_scalar() && src->opcode == Opcode::kConstant) {
+              ASSIGN_OR_RETURN(x, fb.builder().Constant(src->literal));
+            } else {
+              ASSIGN_OR_RETURN(x, fb.Param(src));
+            }
+            ASSIGN_OR_RETURN(x, fb.Copy(o, {x}));
+          } else if (o->shape.is_scalar() && o->opcode == Opcode::kConstant) {
+            ASSIGN_OR_RETURN(x, fb.builder().Constant(o->literal));
           } else {
-            ASSIGN_OR_RETURN(x, fb.Param(src));
+            return fb.Param(o);
           }
-          ASSIGN_OR_RETURN(Instruction * bc, fb.Copy(o, {x}));
-          inside[o] = bc;
-          ops.push_back(bc);
-        } else if (o->shape.is_scalar() && o->opcode == Opcode::kConstant) {
-          ASSIGN_OR_RETURN(Instruction * c, fb.builder().Constant(o->literal));
-          inside[o] = c;
-          ops.push_back(c);
-        } else {
-          ASSIGN_OR_RETURN(Instruction * p, fb.Param(o));
-          ops.push_back(p);
-        }
-      }
-      ASSIGN_OR_RETURN(Instruction * c, fb.Copy(m, ops));
-      inside[m] = c;
-    }
+          inside[o] = x;  // read again by other members
+          return x;
+        });
+    RETURN_IF_ERROR(copied.status());
+    std::unordered_map<const Instruction*, Instruction*>& inside = *copied;
     for (Instruction* m : members) grouped_.insert(m);
     ASSIGN_OR_RETURN(Instruction * f, fb.Finish(rw_.builder(), inside[root], FusionKind::kLoop));
     return rw_.ReplaceWithNew(root, f);
