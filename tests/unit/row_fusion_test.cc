@@ -266,6 +266,20 @@ ENTRY main {
   EXPECT_EQ(got[0].bytes(), (*ref)[0].bytes());
 }
 
+TEST(RowFusion, RowTooLongForVmemIsAClearError) {
+  // One row of 8M f32 values (32 MiB) cannot fit the 16 MiB of a v4 core's
+  // VMEM in any number of slots: a one-line error naming the fusion, the
+  // row's size and the budget, not a crash.
+  std::unique_ptr<Module> fused = Fused(SoftmaxText("f32", 1, 8 * 1024 * 1024));
+  auto lowered = codegen::LowerModule(*fused, Chip("v4"), {});
+  ASSERT_FALSE(lowered.ok());
+  const std::string msg(lowered.status().message());
+  EXPECT_NE(msg.find("row fusion '"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("one row of 8388608 values needs"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("the budget is 12 MiB of 16 MiB"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+}
+
 // Cycles of the fused module on v4 (timing only) and its roofline.
 std::pair<int64_t, double> TimeOnV4(const std::string& text) {
   std::unique_ptr<Module> fused = Fused(text);

@@ -559,8 +559,12 @@ Status RowKernel::Plan() {
   // waves.
   rows_max_ = std::min<int64_t>(rows_max_, std::max<int64_t>(8, total / (32 * em_.Cores())));
   rows_max_ = std::min<int64_t>(rows_max_, 2048);
-  if (rows_max_ < 1)
-    return Unimplemented("row fusion '{}': rows of {} values do not fit in VMEM", inst_.name, C_);
+  if (rows_max_ < 1) {
+    const int64_t need = 64 * 1024 + vec_bytes + slots_ * (per_slot_row + 256 * static_cast<int64_t>(bufs_.size() + params_.size() + 1));
+    return Unimplemented("row fusion '{}': one row of {} values needs {} of VMEM in {} slots; the budget is {} of {}",
+                         inst_.name, C_, FormatBytes(need), slots_, FormatBytes(VmemBudget(em_)),
+                         FormatBytes(em_.VmemBytes()));
+  }
   // Smallest k whose inner dims fit a tile.
   const int nd = static_cast<int>(rdims_.size());
   k_ = nd - 1;
