@@ -91,6 +91,11 @@ StatusOr<int> ProgramEmitter::AllocSem(int core) {
   return s.sems_used++;
 }
 
+Status ProgramEmitter::AllocSem(int core, int* out) {
+  ASSIGN_OR_RETURN(*out, AllocSem(core));
+  return OkStatus();
+}
+
 StatusOr<int> ProgramEmitter::AllocReg(int core) {
   CoreState& s = core_state_.at(core);
   if (s.regs_used >= chip_.scalar.registers)

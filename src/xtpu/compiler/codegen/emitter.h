@@ -91,6 +91,8 @@ class ProgramEmitter {
   void ResetVmem(int core);          // frees all of this kernel's VMEM on `core`
   // A semaphore (error-free: XTPU_CHECK; 32 per core on the presets).
   StatusOr<int> AllocSem(int core);
+  // The same into *out (for filling a kernel's semaphore fields).
+  Status AllocSem(int core, int* out);
   // Sequencer register r1.. (r0 is kept 0), reset per kernel.
   StatusOr<int> AllocReg(int core);
 

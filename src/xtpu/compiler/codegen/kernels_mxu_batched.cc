@@ -180,10 +180,7 @@ Status BatchedEmitter::Alloc(Core& k) {
       ASSIGN_OR_RETURN(sl.sm, alloc(nb * M * 4));
     }
   }
-  auto sem = [&](int* out) -> Status {
-    ASSIGN_OR_RETURN(*out, em_.AllocSem(c));
-    return OkStatus();
-  };
+  auto sem = [&](int* out) { return em_.AllocSem(c, out); };
   for (int x = 0; x < (p_.rhs_t ? xlus_ : 1); ++x)
     for (int u = 0; u < mxus_; ++u) RETURN_IF_ERROR(sem(&k.ready[x][u]));
   for (int u = 0; u < mxus_; ++u) {

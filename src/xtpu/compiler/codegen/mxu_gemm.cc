@@ -112,6 +112,10 @@ class GemmEmitter {
   // satisfies `until` (none if none does).
   template <typename Pred>
   void EmitQueuedReads(Core& k, int unit, Pred until);
+  // Before a matmul into tile q of `unit`: a queued read of that tile (an
+  // earlier chunk's) and the reads ahead of it, else at most one read whose
+  // matmul has drained.
+  void EmitReadsBeforeMatmul(Core& k, int unit, int64_t q);
   // First accumulator row of the row chunk with this readout number.
   int64_t AccBase(int64_t readout) const {
     return plan_.acc_halves ? (readout % 2) * plan_.tpm * plan_.ms_max : 0;
@@ -237,10 +241,7 @@ Status GemmEmitter::Alloc(Core& k) {
       }
       ASSIGN_OR_RETURN(k.plane[s][p], alloc(plane_bytes));
     }
-  auto sem = [&](int* out) -> Status {
-    ASSIGN_OR_RETURN(*out, em_.AllocSem(c));
-    return OkStatus();
-  };
+  auto sem = [&](int* out) { return em_.AllocSem(c, out); };
   RETURN_IF_ERROR(sem(&k.st_free));
   RETURN_IF_ERROR(sem(&k.st_loaded));
   for (int s = 0; s < lhs_slots_; ++s) RETURN_IF_ERROR(sem(&k.pl_free[s]));
@@ -500,19 +501,7 @@ void GemmEmitter::EmitMatmuls(Core& k, int s, int deferred_acc) {
           }
           const bool write = first_k && ki == 0 && lp == products_[0].first && wp == products_[0].second;
           for (auto [a, b] : m.runs) {
-            if (stream_reads_) {
-              // A queued read of this tile's rows (an earlier chunk) goes
-              // first; else at most one read whose matmul has drained.
-              std::deque<ReadAcc>& rq = k.reads[m.unit];
-              bool hazard = false;
-              for (const ReadAcc& r : rq) hazard |= r.m > 0 && r.q == static_cast<int64_t>(q);
-              if (hazard)
-                EmitQueuedReads(k, m.unit, [&](const ReadAcc& r) { return r.m > 0 && r.q == static_cast<int64_t>(q); });
-              else if (!rq.empty() && rq.front().need <= 0) {
-                EmitReadAcc(c, m.unit, rq.front());
-                rq.pop_front();
-              }
-            }
+            if (stream_reads_) EmitReadsBeforeMatmul(k, m.unit, static_cast<int64_t>(q));
             if (--m.left == 0 && free_plane) sy.signal = k.pl_free[slot];
             em_.Emit(c, Opcode::kMxuMatmul, m.unit,
                      {{"lhs", k.plane[slot][lp] + ks.lhs_offset + a * row_stride}, {"stride", row_stride},
@@ -617,6 +606,17 @@ void GemmEmitter::EmitQueuedReads(Core& k, int unit, Pred until) {
     if (until(rq[i])) last = i;
   if (last == rq.size()) return;
   for (size_t i = 0; i <= last; ++i) {
+    EmitReadAcc(k.core, unit, rq.front());
+    rq.pop_front();
+  }
+}
+
+void GemmEmitter::EmitReadsBeforeMatmul(Core& k, int unit, int64_t q) {
+  std::deque<ReadAcc>& rq = k.reads[unit];
+  auto same_tile = [&](const ReadAcc& r) { return r.m > 0 && r.q == q; };
+  if (std::any_of(rq.begin(), rq.end(), same_tile)) {
+    EmitQueuedReads(k, unit, same_tile);
+  } else if (!rq.empty() && rq.front().need <= 0) {
     EmitReadAcc(k.core, unit, rq.front());
     rq.pop_front();
   }

@@ -319,9 +319,9 @@ class ReshapeMover {
   std::unordered_set<const Instruction*> dot_moved_;  // moved ops of dot chains
 };
 
-// A float unary op the epilogue runs on the vector unit.
-bool IsEpilogueUnary(const Instruction* u, const Instruction* cur) {
-  switch (u->opcode) {
+// The float unary ops of the vector unit that epilogues and row kernels run.
+bool IsVectorUnary(Opcode op) {
+  switch (op) {
     case Opcode::kExp:
     case Opcode::kLog:
     case Opcode::kTanh:
@@ -331,10 +331,15 @@ bool IsEpilogueUnary(const Instruction* u, const Instruction* cur) {
     case Opcode::kErf:
     case Opcode::kNegate:
     case Opcode::kAbs:
-      break;
+      return true;
     default:
       return false;
   }
+}
+
+// A float unary op the epilogue runs on the vector unit.
+bool IsEpilogueUnary(const Instruction* u, const Instruction* cur) {
+  if (!IsVectorUnary(u->opcode)) return false;
   return u->operands.size() == 1 && u->operands[0] == cur && u->shape == cur->shape &&
          (u->shape.dtype == DType::kF32 || u->shape.dtype == DType::kBF16);
 }
@@ -456,19 +461,10 @@ bool IsRowKernelOp(const Instruction& i) {
     case Opcode::kDivide:
     case Opcode::kMaximum:
     case Opcode::kMinimum:
-    case Opcode::kExp:
-    case Opcode::kLog:
-    case Opcode::kTanh:
-    case Opcode::kLogistic:
-    case Opcode::kSqrt:
-    case Opcode::kRsqrt:
-    case Opcode::kErf:
-    case Opcode::kNegate:
-    case Opcode::kAbs:
     case Opcode::kConvert:
       break;
     default:
-      return false;
+      if (!IsVectorUnary(i.opcode)) return false;
   }
   if (!IsFloatType(i.shape.dtype)) return false;
   for (const Instruction* o : i.operands)
