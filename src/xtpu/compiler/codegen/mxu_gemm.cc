@@ -1,163 +1,21 @@
 // The GEMM engine's emission: the software pipeline of one core (DMA of LHS
-// steps, VPU conversion, MXU k-steps, read-out, epilogue, store) and the
-// weight-panel loads. See mxu_gemm.h for the schedule, mxu_plan.cc for the
-// tiling.
-#include "xtpu/compiler/codegen/mxu_plan.h"
+// steps, VPU conversion, MXU k-steps) and the weight-panel loads; the
+// read-out, epilogue and store are in mxu_gemm_readout.cc. See mxu_gemm.h for
+// the schedule, mxu_plan.cc for the tiling.
+#include "xtpu/compiler/codegen/mxu_gemm_emitter.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <tuple>
 
 #include "xtpu/compiler/codegen/vpu_common.h"
 #include "xtpu/support/check.h"
 
 namespace xtpu::codegen::mxu {
-
-using isa::Opcode;
-
-namespace {
-
-constexpr int kMaxPieces = 4;
-constexpr int kMaxMxus = 8;
-constexpr int kMaxLhsSlots = 4;  // direct LHS: the memory of 2 staging buffers + 2 planes
-constexpr int kEngineLhs = 0, kEngineWeights = 1, kEngineStore = 2, kEngineResidual = 3;
-
-
-
-struct Step {
-  int64_t b, g, c, kc;
-  int gi;  // index of (b, g) in the core's group list
-};
-
-// One MXU's read_acc of one column tile of a row chunk (m == 0: an mxu.nop
-// that keeps the semaphore protocol for an MXU without rows or tiles).
-struct ReadAcc {
-  int64_t q = 0;  // the MXU's tile index: accumulator rows from q * ms_max
-  int64_t dst = 0, acc = 0, m = 0, n = 0, dtype = 0;
-  Sync sync;
-  int owner = 0;     // the step whose row chunk it reads
-  int64_t need = 0;  // rows the MXU still streams before it can issue without stalling
-};
-
-class GemmEmitter {
- public:
-  GemmEmitter(LoweringContext& ctx, const GemmJob& job, const Plan& plan)
-      : ctx_(ctx), em_(ctx.em()), job_(job), src_(*job.source), plan_(plan) {
-    passes_ = JobPasses(ctx, job);
-    planes_ = PrecisionPlanes(passes_);
-    products_ = PrecisionProducts(passes_);
-    kw_ = src_.WeightRows();
-    tile_ = ctx.chip().mxu.cols;
-    n_active_ = plan.pm * plan.pn;
-    for (const EpilogueOp& e : job.epilogue) {
-      has_bias_ |= e.kind == EpilogueOp::kBias;
-      has_res_ |= e.kind == EpilogueOp::kResidual;
-      res_bf16_ |= e.kind == EpilogueOp::kResidual && e.operand.dtype == DType::kBF16;
-    }
-  }
-
-  Status Run(const View& const_panel);
-
- private:
-  // Per-core state.
-  struct Core {
-    int core = 0;
-    std::vector<std::pair<int64_t, int64_t>> groups;  // (b, g)
-    std::vector<Step> steps;
-    int64_t wpanel[2] = {-1, -1}, wstage = -1, wtemp = -1;
-    int64_t stage[kMaxLhsSlots] = {-1, -1, -1, -1}, temp = -1;
-    int64_t plane[kMaxLhsSlots][3] = {{-1, -1, -1}, {-1, -1, -1}, {-1, -1, -1}, {-1, -1, -1}};
-    int64_t out[kMaxOutSlots] = {-1, -1, -1}, res[kMaxOutSlots] = {-1, -1, -1}, res16[kMaxOutSlots] = {-1, -1, -1};
-    int64_t bias = -1, saved = -1;
-    // Channels with several consumers (the MXUs) have one semaphore per
-    // consumer, so that a fast MXU cannot take a slow one's credit.
-    int st_free, st_loaded, pl_ready[kMaxMxus], pl_free[kMaxLhsSlots], w_ready[kMaxPieces], w_free[kMaxPieces];
-    int ws_free = -1, ws_loaded = -1, lhs_go = -1;
-    int acc_done[kMaxOutSlots], out_free[kMaxMxus], ep_done = -1, res_loaded = -1, res_free = -1, bias_loaded = -1;
-    bool bias_waited = false;
-    int pieces = 1;
-    int64_t readouts = 0, total_readouts = 0;
-    std::vector<int64_t> readout_of;          // per step: its chunk's readout number (-1: none yet)
-    std::deque<ReadAcc> reads[kMaxMxus];      // streamed read-out: queued read_accs per MXU
-    std::vector<int64_t> gfirst, glast;  // first and last row chunk of each group
-  };
-
-  // True if the LHS needs no vector-unit pass: one bf16 plane whose converts
-  // are all plain copies at the same offsets and pitch. The LHS DMA then
-  // writes the plane itself and hands it to the MXUs (pl_free / pl_ready),
-  // and the MXUs wait for their weights (w_ready, one credit each): nothing
-  // on the MXUs' path queues behind the epilogues on the in-order VPU.
-  bool DirectLhsPossible() const;
-  Status Alloc(Core& k);
-  void EmitWeights(Core& k, int gi, int piece, const View& const_panel);
-  void EmitConvert(Core& k, int s);
-  // deferred_acc >= 0: the read_acc of that (earlier) step is emitted after
-  // this step's first k-step (accumulator halves only: the two chunks use
-  // different rows), so the MXUs go on streaming while it waits for the
-  // last matmul's drain.
-  void EmitMatmuls(Core& k, int s, int deferred_acc = -1);
-  // acc_part: the MXUs' read_acc of step s's row chunk; else its epilogue
-  // (VPU) and store (DMA), emitted after the next step's matmuls so that
-  // the in-order VPU queue, blocked until the read_acc is done, does not
-  // stall the sequencer before those matmuls are dispatched.
-  void EmitReadout(Core& k, int s, bool acc_part);
-  // The read_accs of step s's row chunk, per MXU in tile order.
-  std::vector<std::vector<ReadAcc>> ReadAccs(Core& k, int s, int64_t readout);
-  void EmitReadAcc(int core, int unit, const ReadAcc& r);
-  // Emits queued read_accs of `unit` up to and including the last one that
-  // satisfies `until` (none if none does).
-  template <typename Pred>
-  void EmitQueuedReads(Core& k, int unit, Pred until);
-  // Before a matmul into tile q of `unit`: a queued read of that tile (an
-  // earlier chunk's) and the reads ahead of it, else at most one read whose
-  // matmul has drained.
-  void EmitReadsBeforeMatmul(Core& k, int unit, int64_t q);
-  // First accumulator row of the row chunk with this readout number.
-  int64_t AccBase(int64_t readout) const {
-    return plan_.acc_halves ? (readout % 2) * plan_.tpm * plan_.ms_max : 0;
-  }
-  // `readout`: the readout number of step s's row chunk.
-  void EmitResidualLoad(Core& k, int s, int64_t readout);
-  void Nops(int core, isa::UnitKind kind, int unit, Sync sync, int n);
-  int64_t GroupCols(int64_t g) const { return std::min(plan_.ng, src_.N() - g * plan_.ng); }
-  int Slot(int gi) const { return gi % plan_.slots; }
-  int PieceOf(const Core& k, int64_t kc) const {
-    return static_cast<int>(kc * k.pieces / src_.NumKChunks());
-  }
-  std::pair<int64_t, int64_t> PieceRows(const Core& k, int piece) const;
-  // Step s is the first of its group to use its weight piece.
-  bool FirstUse(const Core& k, int s) const {
-    const Step& st = k.steps[s];
-    return st.c == k.gfirst[st.gi] && (st.kc == 0 || PieceOf(k, st.kc - 1) != PieceOf(k, st.kc));
-  }
-  bool FreesWeights(const Core& k, int gi) const {
-    return gi + plan_.slots < static_cast<int>(k.groups.size());
-  }
-
-  LoweringContext& ctx_;
-  ProgramEmitter& em_;
-  const GemmJob& job_;
-  const GemmSource& src_;
-  Plan plan_;
-  int passes_ = 1, planes_ = 1;
-  std::vector<std::pair<int, int>> products_;
-  int64_t kw_ = 0, tile_ = 128;
-  int n_active_ = 1;
-  bool has_bias_ = false, has_res_ = false;
-  bool res_bf16_ = false;  // a bf16 residual: DMAed into res16, widened into res by the VPU
-  bool direct_lhs_ = false;  // see DirectLhsPossible
-  // Streamed read-out (one accumulator set, no halves): a row chunk's last
-  // k-step queues each tile's read_acc after its matmul; it is emitted
-  // between later matmuls once they have streamed the finished one's drain
-  // (mxu.rows + width - 1 cycles), so the accumulator read port works while
-  // the MXU streams the next tiles and the next chunk's first ones.
-  bool stream_reads_ = false;
-  int lhs_slots_ = 2;        // LHS buffers in flight: 2, or kMaxLhsSlots with a direct LHS
-};
+namespace gemm_internal {
 
 bool GemmEmitter::DirectLhsPossible() const {
   if (planes_ != 1 || src_.StagingDType() != DType::kBF16 || src_.ZeroPlanesFirst() || src_.ZeroStagingFirst() ||
@@ -532,149 +390,6 @@ void GemmEmitter::EmitMatmuls(Core& k, int s, int deferred_acc) {
   }
 }
 
-void GemmEmitter::EmitResidualLoad(Core& k, int s, int64_t readout) {
-  const Step& st = k.steps[s];
-  const int oslot = static_cast<int>(readout % plan_.out_slots);
-  for (const EpilogueOp& e : job_.epilogue) {
-    if (e.kind != EpilogueOp::kResidual) continue;
-    src_.EmitOutTile(em_, k.core, kEngineResidual, true, e.operand, st.b, st.c, st.g * plan_.ng, GroupCols(st.g),
-                     res_bf16_ ? k.res16[oslot] : k.res[oslot], plan_.ng * (res_bf16_ ? 2 : 4),
-                     {.wait = readout >= plan_.out_slots ? k.res_free : -1, .signal = k.res_loaded});
-  }
-}
-
-std::vector<std::vector<ReadAcc>> GemmEmitter::ReadAccs(Core& k, int s, int64_t readout) {
-  const Step& st = k.steps[s];
-  const int oslot = static_cast<int>(readout % plan_.out_slots);
-  const bool wait_out = readout >= plan_.out_slots;
-  const int64_t rows = src_.ChunkRows(st.c);
-  const int64_t ms = std::min(plan_.ms_max, CeilDiv(rows, plan_.pm));
-  const int64_t ncols = GroupCols(st.g);
-  const int64_t tiles = CeilDiv(ncols, tile_);
-  const int64_t ng = plan_.ng;
-  // A bf16 result: read_acc rounds directly when there is no epilogue, else
-  // the f32 tile is rounded in place (row by row, at a 2-byte pitch) after it.
-  const bool acc_bf16 = job_.out.dtype == DType::kBF16 && job_.epilogue.empty();
-  const int64_t acc_esz = acc_bf16 ? 2 : 4;
-  std::vector<std::vector<ReadAcc>> out(n_active_);
-  for (int i = 0; i < plan_.pm; ++i) {
-    for (int j = 0; j < plan_.pn; ++j) {
-      const int unit = i * plan_.pn + j;
-      const int64_t r0 = std::min(rows, i * ms), r1 = std::min(rows, r0 + ms);
-      std::vector<int64_t> my;
-      for (int64_t t = j; t < tiles; t += plan_.pn) my.push_back(t);
-      if (r1 <= r0 || my.empty()) {
-        ReadAcc r;
-        r.owner = s;
-        r.sync = {.wait = wait_out ? k.out_free[unit] : -1, .signal = k.acc_done[oslot]};
-        out[unit].push_back(r);
-        continue;
-      }
-      for (size_t q = 0; q < my.size(); ++q) {
-        ReadAcc r;
-        r.q = static_cast<int64_t>(q);
-        r.owner = s;
-        r.dst = k.out[oslot] + r0 * ng * 4 + my[q] * tile_ * acc_esz;
-        r.acc = AccBase(readout) + static_cast<int64_t>(q) * plan_.ms_max;
-        r.m = r1 - r0;
-        r.n = std::min(tile_, ncols - my[q] * tile_);
-        r.dtype = static_cast<int64_t>(acc_bf16 ? DType::kBF16 : DType::kF32);
-        if (q == 0 && wait_out) r.sync.wait = k.out_free[unit];
-        if (q + 1 == my.size()) r.sync.signal = k.acc_done[oslot];
-        out[unit].push_back(r);
-      }
-    }
-  }
-  return out;
-}
-
-void GemmEmitter::EmitReadAcc(int core, int unit, const ReadAcc& r) {
-  if (r.m == 0) {
-    em_.Emit(core, Opcode::kMxuNop, unit, {}, r.sync);
-    return;
-  }
-  em_.Emit(core, Opcode::kMxuReadAcc, unit,
-           {{"dst", r.dst}, {"stride", plan_.ng * 4}, {"acc", r.acc}, {"m", r.m}, {"n", r.n}, {"dtype", r.dtype}},
-           r.sync);
-}
-
-template <typename Pred>
-void GemmEmitter::EmitQueuedReads(Core& k, int unit, Pred until) {
-  std::deque<ReadAcc>& rq = k.reads[unit];
-  size_t last = rq.size();
-  for (size_t i = 0; i < rq.size(); ++i)
-    if (until(rq[i])) last = i;
-  if (last == rq.size()) return;
-  for (size_t i = 0; i <= last; ++i) {
-    EmitReadAcc(k.core, unit, rq.front());
-    rq.pop_front();
-  }
-}
-
-void GemmEmitter::EmitReadsBeforeMatmul(Core& k, int unit, int64_t q) {
-  std::deque<ReadAcc>& rq = k.reads[unit];
-  auto same_tile = [&](const ReadAcc& r) { return r.m > 0 && r.q == q; };
-  if (std::any_of(rq.begin(), rq.end(), same_tile)) {
-    EmitQueuedReads(k, unit, same_tile);
-  } else if (!rq.empty() && rq.front().need <= 0) {
-    EmitReadAcc(k.core, unit, rq.front());
-    rq.pop_front();
-  }
-}
-
-void GemmEmitter::EmitReadout(Core& k, int s, bool acc_part) {
-  const int c = k.core;
-  const Step& st = k.steps[s];
-  if (acc_part) {
-    const int64_t readout = k.readouts++;
-    k.readout_of[s] = readout;
-    std::vector<std::vector<ReadAcc>> reads = ReadAccs(k, s, readout);
-    for (int u = 0; u < n_active_; ++u)
-      for (const ReadAcc& r : reads[u]) EmitReadAcc(c, u, r);
-    return;
-  }
-  const int64_t readout = k.readout_of[s];  // this chunk's readout number
-  XTPU_CHECK(readout >= 0);
-  const int oslot = static_cast<int>(readout % plan_.out_slots);
-  const bool free_out = readout + plan_.out_slots < k.total_readouts;
-  const int64_t rows = src_.ChunkRows(st.c);
-  const int64_t ncols = GroupCols(st.g);
-  const int64_t ng = plan_.ng;
-  const bool bf16_out = job_.out.dtype == DType::kBF16;
-  int store_wait;
-  if (!job_.epilogue.empty()) {
-    Nops(c, isa::UnitKind::kVpu, 0, {.wait = k.acc_done[oslot]}, n_active_ - 1);
-    if (has_bias_ && !k.bias_waited) {
-      em_.Emit(c, Opcode::kVpuNop, 0, {}, {.wait = k.bias_loaded});
-      k.bias_waited = true;
-    }
-    if (has_res_) em_.Emit(c, Opcode::kVpuNop, 0, {}, {.wait = k.res_loaded});
-    if (res_bf16_)
-      em_.Emit(c, Opcode::kVpuConvert, 0,
-               {{"to", static_cast<int64_t>(DType::kF32)}, {"from", static_cast<int64_t>(DType::kBF16)},
-                {"dst", k.res[oslot]}, {"src", k.res16[oslot]}, {"rows", rows}, {"cols", ncols}, {"ds", ng * 4},
-                {"ss", ng * 2}});
-    EmitEpilogueOps(em_, c, job_.epilogue, k.out[oslot], rows, ncols, ng * 4, k.bias + st.b * src_.N() * 4 + st.g * ng * 4,
-                    k.res[oslot], k.acc_done[oslot], has_res_ && free_out ? k.res_free : -1, bf16_out ? -1 : k.ep_done,
-                    k.saved);
-    if (bf16_out) {
-      em_.Emit(c, Opcode::kVpuConvert, 0,
-               {{"to", static_cast<int64_t>(DType::kBF16)}, {"from", static_cast<int64_t>(DType::kF32)},
-                {"dst", k.out[oslot]}, {"src", k.out[oslot]}, {"rows", rows}, {"cols", ncols}, {"ds", ng * 4},
-                {"ss", ng * 4}},
-               {.signal = k.ep_done});
-    }
-    store_wait = k.ep_done;
-  } else {
-    Nops(c, isa::UnitKind::kDma, kEngineStore, {.wait = k.acc_done[oslot]}, n_active_ - 1);
-    store_wait = k.acc_done[oslot];
-  }
-  src_.EmitOutTile(em_, c, kEngineStore, false, job_.out, st.b, st.c, st.g * ng, ncols, k.out[oslot], ng * 4,
-                   {.wait = store_wait});
-  if (free_out)
-    for (int u = 0; u < n_active_; ++u) em_.Emit(c, Opcode::kDmaNop, kEngineStore, {}, {.signal = k.out_free[u]});
-}
-
 Status GemmEmitter::Run(const View& const_panel) {
   const int cores = em_.Cores();
   const int64_t B = src_.Batches(), C = src_.NumChunks(), K = src_.NumKChunks();
@@ -842,10 +557,10 @@ Status GemmEmitter::Run(const View& const_panel) {
   return OkStatus();
 }
 
-}  // namespace
+}  // namespace gemm_internal
 
 Status EmitGemmBody(LoweringContext& ctx, const GemmJob& job, const Plan& plan, const View& const_panel) {
-  GemmEmitter ge(ctx, job, plan);
+  gemm_internal::GemmEmitter ge(ctx, job, plan);
   return ge.Run(const_panel);
 }
 
